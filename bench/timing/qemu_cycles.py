@@ -1,0 +1,124 @@
+"""Estimated cycles of each timed window, from the QEMU cycle plugin.
+
+The plugin (``qemu_plugin/cycles.c``) writes ``S <instructions> <cycles>`` at
+every entry of the board's counter-read function. The firmware reads the
+counter in a fixed pattern (firmware/runner/main.c): eight empty windows for
+the overhead (the C line), an optional idle window (power monitors only), then
+``reps`` windows per case, each a pair of reads. ``WindowReader`` follows that
+pattern as the firmware's lines arrive and gives each case its estimated
+cycles and instructions per call, the empty-window overhead taken off exactly
+as the firmware takes it off its counts. The plugin's instruction count of a
+window is checked against QEMU's own count from the timer (+-1 tick apart).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from elftools.elf.elffile import ELFFile
+
+from ..errors import BenchError
+from . import core_model
+from .plugin_build import plugin_path
+
+MARK_FUNCTION = "board_counter_read"
+OVERHEAD_PAIRS = 8          # counter_overhead() in firmware/runner/main.c
+PROVENANCE = "model-estimate"
+
+
+def mark_address(elf: Path) -> int:
+    """Entry address of the counter-read function (Thumb bit cleared)."""
+    with elf.open("rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        if symtab is not None:
+            for sym in symtab.iter_symbols():
+                if sym.name == MARK_FUNCTION and sym["st_info"]["type"] == "STT_FUNC":
+                    return int(sym["st_value"]) & ~1
+    raise BenchError(f"{elf}: no {MARK_FUNCTION} symbol; the cycle estimate cannot find the timed windows")
+
+
+@dataclass
+class Estimator:
+    """What a QEMU target needs to estimate cycles: the plugin and the core's parameters."""
+
+    core: str
+    params: Path
+    plugin: Path
+    basis: str
+
+    @classmethod
+    def for_board(cls, board: Mapping, cache: Path) -> "Estimator":
+        core = str((board.get("timing") or {}).get("core") or board.get("core") or "")
+        model = core_model.load(core)
+        text = core_model.param_text(model, board)
+        folder = cache / "timing-params"
+        folder.mkdir(parents=True, exist_ok=True)
+        params = folder / f"{core}__{board['name']}.txt"
+        if not params.exists() or params.read_text() != text:
+            tmp = params.with_suffix(f".{id(text)}.tmp")
+            tmp.write_text(text)
+            tmp.replace(params)
+        return cls(core=core, params=params, plugin=plugin_path(cache), basis=core_model.describe(model))
+
+    def qemu_args(self, elf: Path, out: Path) -> list[str]:
+        return ["-plugin", f"{self.plugin},model={self.params},out={out},mark={mark_address(elf):#x}"]
+
+
+@dataclass
+class WindowEstimate:
+    cycles: float
+    instructions: float
+
+
+class WindowReader:
+    """Pairs the plugin's snapshots with the firmware's windows as records arrive."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._offset = 0
+        self._partial = ""
+        self.snapshots: list[tuple[int, int]] = []
+        self._used = 0
+        self.overhead: tuple[int, int] | None = None
+
+    def _read(self) -> None:
+        try:
+            with self.path.open("r") as f:
+                f.seek(self._offset)
+                data = f.read()
+                self._offset = f.tell()
+        except OSError:
+            return
+        text = self._partial + data
+        lines = text.split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "S":
+                self.snapshots.append((int(parts[1]), int(parts[2])))
+
+    def on_overhead(self) -> None:
+        """The C line arrived: its windows are the last OVERHEAD_PAIRS pairs so far."""
+        self._read()
+        pairs = _pairs(self.snapshots[-2 * OVERHEAD_PAIRS:])
+        if len(pairs) == OVERHEAD_PAIRS:
+            self.overhead = min(pairs)   # the emptiest window, as the firmware's minimum
+        self._used = len(self.snapshots)
+
+    def on_case(self, reps: int) -> WindowEstimate | None:
+        """An R line with ``reps`` windows arrived: its per-call estimate, or None if out of step."""
+        self._read()
+        window = self.snapshots[self._used:self._used + 2 * reps]
+        self._used += 2 * reps
+        if self.overhead is None or reps <= 0 or len(window) != 2 * reps:
+            return None
+        pairs = _pairs(window)
+        insns = sum(p[0] for p in pairs) / reps - self.overhead[0]
+        cycles = sum(p[1] for p in pairs) / reps - self.overhead[1]
+        return WindowEstimate(cycles=cycles, instructions=insns)
+
+
+def _pairs(snaps: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(snaps[0::2], snaps[1::2])]

@@ -63,7 +63,10 @@ class Estimator:
         return cls(core=core, params=params, plugin=plugin_path(cache), basis=core_model.describe(model))
 
     def qemu_args(self, elf: Path, out: Path) -> list[str]:
-        return ["-plugin", f"{self.plugin},model={self.params},out={out},mark={mark_address(elf):#x}"]
+        return self.qemu_args_at(mark_address(elf), out)
+
+    def qemu_args_at(self, mark: int, out: Path) -> list[str]:
+        return ["-plugin", f"{self.plugin},model={self.params},out={out},mark={mark:#x}"]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from .errors import BenchError, ConfigError
 from .generate import GeneratedCase, generate
 from .progress import Progress
 from .results import ResultsWriter
+from .timing.qemu_cycles import Estimator
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def run_benchmark(cfg: Mapping, run_dir: Path) -> RunSummary:
     specs = plan_cases(cfg)
     settings = build_settings(cfg)
     target = make_target(board)
+    _attach_cycle_estimator(target, cfg)  # run.cycles: the QEMU plugin's sequence-aware estimate
     power.attach(target, cfg)  # power=lpm01a|ppk2: a monitor for a real board's target
     compiler_version()
     # Writes case_keys.json; with run.resume, finished cases are carried over and skipped.
@@ -141,6 +143,17 @@ def run_benchmark(cfg: Mapping, run_dir: Path) -> RunSummary:
     (run_dir / "timings.json").write_text(json.dumps(summary.timings, indent=2))
     store.ingest_finished_run(run_dir, cfg)  # results store (store.path); never fails the run
     return summary
+
+
+def _attach_cycle_estimator(target, cfg: Mapping) -> None:
+    """Emulators that can load the cycle plugin estimate cycles unless run.cycles=false."""
+    wanted = cfg["run"].get("cycles", True)
+    if not isinstance(wanted, bool):
+        raise ConfigError(f"run.cycles={wanted!r}: use true or false")
+    if wanted and hasattr(target, "use_cycle_estimator"):
+        target.use_cycle_estimator(Estimator.for_board(cfg["board"], paths.cache_dir()))
+    elif wanted and target.unit == "instructions":
+        log.info("%s cannot load the cycle plugin: no cycles_estimated for its cases", cfg["board"]["name"])
 
 
 def _decide_instruction_mix(cfg: Mapping, specs: list[CaseSpec]) -> Mapping:
@@ -227,6 +240,20 @@ def _build_and_run(name: str, cases: list[GeneratedCase], settings: BuildSetting
     return sizes, build_s, (run_start, run_end)
 
 
+def _plugin_estimate(m: CaseMeasurement, target, instructions: float) -> dict:
+    """cycles_estimated from the QEMU cycle plugin's windows (bench/timing), if it ran."""
+    estimator = getattr(target, "estimator", None)
+    value = m.extra.pop("host_cycles", None)
+    counted = m.extra.pop("host_instructions", None)
+    if estimator is None or value is None:
+        return {}
+    if counted is not None and abs(float(counted) - instructions) > 2:
+        log.warning("%s: the cycle plugin counted %s instructions per call, QEMU's timer %.0f",
+                    m.case_id, counted, instructions)
+    return {"cycles_estimated": round(float(value)), "cycles_estimated_provenance": cycle_model.PROVENANCE,
+            "cycles_model": f"{estimator.core} pipeline model (QEMU plugin)"}
+
+
 def _union_length(intervals: list[tuple[float, float]]) -> float:
     """Wall time covered by at least one interval (parallel runs counted once)."""
     total, end = 0.0, float("-inf")
@@ -252,6 +279,7 @@ def _row(spec: CaseSpec, m: CaseMeasurement, cfg: Mapping, image: Image | None, 
         per_call = target.counter_to_metric(m.ticks_sum / m.reps - m.overhead_ticks)
         digits = target.metric_decimals
         cycles = cycle_model.row_fields(per_call, target.unit, board, mix)
+        cycles.update(_plugin_estimate(m, target, per_call))  # replaces the mix model's, when made
         estimated = cycles.get("cycles_estimated") if target.unit == "instructions" else None
         row.update(
             metric=round(per_call, digits),

@@ -4,7 +4,10 @@ QEMU models no cycles and no DWT: under ``-icount shift=N`` virtual time
 advances 2**N ns per instruction, so the board's timer, clocked at 25 MHz
 (40 ns a tick), reads instructions: instructions = ticks * 40 / 2**N, within
 +-1 for N >= 7. The metric is therefore *instructions* (provenance
-emulator-count), never cycles. The UART is a TCP server that waits for us
+emulator-count), never cycles. With ``use_cycle_estimator`` the run loads the
+cycle plugin (bench/timing) and each result record gets the model's
+estimated cycles of its windows (``host_cycles``, ``host_instructions``:
+host-side fields, not sent by the firmware). The UART is a TCP server that waits for us
 (``server=on,wait=on``), so no early output is lost; semihosting exit ends
 QEMU with the firmware's exit code.
 """
@@ -15,14 +18,16 @@ import contextlib
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Mapping
 
 import serial
 
-from ..errors import ConfigError, TargetError, ToolchainError
+from ..errors import BenchError, ConfigError, TargetError, ToolchainError
 from ..protocol import LineSplitter, Record
+from ..timing.qemu_cycles import Estimator, WindowReader
 from .base import RunOutcome, connect_uart_socket
 
 CONNECT_TIMEOUT_S = 10.0
@@ -42,6 +47,7 @@ class QemuTarget:
                               "(QEMU rejects larger shifts; 7 or more keeps timer ticks exact to +-1 instruction)")
         self.tick_ns = float(board["counter"]["tick_ns"])
         self.binary = target.get("binary", "qemu-system-arm")
+        self.estimator: Estimator | None = None
         if shutil.which(self.binary) is None:
             raise ToolchainError(
                 f"{self.binary} not found. Install QEMU: sudo apt-get install -y "
@@ -50,7 +56,12 @@ class QemuTarget:
     def counter_to_metric(self, ticks: float) -> float:
         return ticks * self.tick_ns / (1 << self.shift)
 
-    def command(self, elf: Path, listen_fd: int) -> list[str]:
+    def use_cycle_estimator(self, estimator: Estimator | None) -> None:
+        """Estimate cycles of every timed window with the core's timing model (None: off)."""
+        self.estimator = estimator
+
+    def command(self, elf: Path, listen_fd: int, cycles_out: Path | None = None) -> list[str]:
+        plugin = self.estimator.qemu_args(elf, cycles_out) if self.estimator and cycles_out else []
         return [
             self.binary, "-M", self.machine, "-display", "none", "-monitor", "none",
             "-nodefaults", "-kernel", str(elf),
@@ -60,12 +71,21 @@ class QemuTarget:
             # port is never free between choosing it and QEMU using it.
             "-chardev", f"socket,id=uart0,fd={listen_fd},server=on,wait=on",
             "-serial", "chardev:uart0",
+            *plugin,
         ]
 
     def run(self, elf: Path, on_record: Callable[[Record], None], timeout_s: float) -> RunOutcome:
+        with tempfile.TemporaryDirectory(prefix="qemu-cycles-") as tmp:
+            cycles_out = Path(tmp) / "windows.txt" if self.estimator else None
+            if cycles_out is not None:
+                on_record = _with_cycle_estimates(on_record, WindowReader(cycles_out))
+            return self._run(elf, on_record, timeout_s, cycles_out)
+
+    def _run(self, elf: Path, on_record: Callable[[Record], None], timeout_s: float,
+             cycles_out: Path | None) -> RunOutcome:
         start = time.monotonic()
         splitter = LineSplitter()
-        with _qemu_session(self, elf) as (proc, port_serial):
+        with _qemu_session(self, elf, cycles_out) as (proc, port_serial):
             status, detail = "ok", ""
             # Read until end of stream: QEMU closes the UART socket when it exits,
             # after everything it sent. pyserial's socket read() throws away what
@@ -92,8 +112,28 @@ class QemuTarget:
                           rejected_lines=splitter.rejected, detail=detail)
 
 
+def _with_cycle_estimates(on_record: Callable[[Record], None], reader: WindowReader):
+    """Add the plugin's per-call estimate to each result record before it is handled."""
+    def handle(record: Record) -> None:
+        if record.tag == "C":
+            try:
+                reader.on_overhead(record.int("idle_ticks"))
+            except BenchError:
+                reader.on_overhead()
+        elif record.tag == "R":
+            try:
+                estimate = reader.on_case(record.int("reps"))
+            except BenchError:
+                estimate = None
+            if estimate is not None:
+                record.fields["host_cycles"] = f"{estimate.cycles:.2f}"
+                record.fields["host_instructions"] = f"{estimate.instructions:.2f}"
+        on_record(record)
+    return handle
+
+
 @contextlib.contextmanager
-def _qemu_session(target: QemuTarget, elf: Path):
+def _qemu_session(target: QemuTarget, elf: Path, cycles_out: Path | None = None):
     """Start QEMU and connect to its UART; always kills QEMU and closes the port.
 
     We bind and listen on a loopback port ourselves and pass the socket to
@@ -105,7 +145,7 @@ def _qemu_session(target: QemuTarget, elf: Path):
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         port = listener.getsockname()[1]
-        proc = subprocess.Popen(target.command(elf, listener.fileno()), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(target.command(elf, listener.fileno(), cycles_out), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=[listener.fileno()])
     ser = None

@@ -102,13 +102,21 @@ class WindowReader:
             if len(parts) == 3 and parts[0] == "S":
                 self.snapshots.append((int(parts[1]), int(parts[2])))
 
-    def on_overhead(self) -> None:
-        """The C line arrived: its windows are the last OVERHEAD_PAIRS pairs so far."""
+    def on_overhead(self, idle_ticks: int = 0) -> None:
+        """The C line arrived: the first OVERHEAD_PAIRS pairs of reads were its empty windows.
+
+        QEMU runs ahead of the host reading its UART, so the file may already
+        hold later windows: the position comes from the firmware's fixed read
+        pattern, never from how much has been written. An idle window (power
+        monitors only, not emulators) has a variable number of reads: no estimate then.
+        """
         self._read()
-        pairs = _pairs(self.snapshots[-2 * OVERHEAD_PAIRS:])
+        if idle_ticks:
+            return
+        pairs = _pairs(self.snapshots[:2 * OVERHEAD_PAIRS])
         if len(pairs) == OVERHEAD_PAIRS:
             self.overhead = min(pairs)   # the emptiest window, as the firmware's minimum
-        self._used = len(self.snapshots)
+        self._used = 2 * OVERHEAD_PAIRS
 
     def on_case(self, reps: int) -> WindowEstimate | None:
         """An R line with ``reps`` windows arrived: its per-call estimate, or None if out of step."""

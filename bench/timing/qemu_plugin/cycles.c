@@ -140,9 +140,13 @@ typedef struct tb_info {
     uint8_t end, wide_unaligned_start, mark;
     uint32_t target, fall;          /* END_COND / END_DIRECT */
     uint8_t pred;                   /* 2-bit counter for the block's branch */
+    uint32_t pred_gen;              /* window in which pred was last set */
     int8_t exit_norm[16], exit_early[16];   /* cycles a result is still pending after the block */
     uint8_t n_entry;
     struct { uint8_t reg, early; int8_t at; } entry[ENTRY_MAX];
+    decoded_t *d;                   /* its instructions, for continuations */
+    struct cont { struct tb_info *from; uint32_t cycles; } *conts;   /* cost after a split predecessor */
+    uint32_t n_conts;
     struct tb_info *next_in_bucket;
     uint64_t execs;
 } tb_info;
@@ -235,6 +239,9 @@ static void schedule(tb_info *t, const decoded_t *d, int n)
 #define BUCKETS 65536
 static tb_info *table[BUCKETS];
 static uint64_t g_insns, g_cycles, g_snapshots;
+/* Prediction state restarts (weakly taken) at every counter read, so a case's
+ * estimate does not depend on which cases ran before it in the same image. */
+static uint32_t g_gen;
 static tb_info *g_prev;
 static uint64_t mark_pc = ~0ull;
 static int out_fd = -1;
@@ -251,6 +258,30 @@ static void snapshot(void)
     g_snapshots++;
 }
 
+/* Cycles t adds when it continues p's straight-line code: sched(p + t) - sched(p). */
+static uint64_t continuation_cycles(tb_info *p, tb_info *t)
+{
+    for (uint32_t i = 0; i < t->n_conts; i++)
+        if (t->conts[i].from == p) return t->conts[i].cycles;
+    uint32_t cycles = t->cycles;
+    decoded_t *both = malloc((p->n + t->n) * sizeof *both);
+    struct cont *grown = realloc(t->conts, (t->n_conts + 1) * sizeof *grown);
+    if (both && grown && p->d && t->d) {
+        tb_info scratch;
+        memset(&scratch, 0, sizeof scratch);
+        memcpy(both, p->d, p->n * sizeof *both);
+        memcpy(both + p->n, t->d, t->n * sizeof *both);
+        schedule(&scratch, both, (int)(p->n + t->n));
+        cycles = scratch.cycles > p->cycles ? scratch.cycles - p->cycles : 0;
+    }
+    free(both);
+    if (grown) {
+        t->conts = grown;
+        t->conts[t->n_conts++] = (struct cont){p, cycles};
+    }
+    return cycles;
+}
+
 static void on_exec(unsigned int vcpu, void *udata)
 {
     tb_info *t = udata, *p = g_prev;
@@ -260,6 +291,10 @@ static void on_exec(unsigned int vcpu, void *udata)
         if (p->end == END_COND) {
             int taken = t->pc == p->target;
             if (M.predictor) {
+                if (p->pred_gen != g_gen) {
+                    p->pred = 2;
+                    p->pred_gen = g_gen;
+                }
                 int predicted = p->pred >= 2;
                 c += predicted != taken ? (uint64_t)M.mispredict : taken ? (uint64_t)M.predicted_taken : 0;
                 if (taken && p->pred < 3) p->pred++;
@@ -274,6 +309,12 @@ static void on_exec(unsigned int vcpu, void *udata)
         } else if (p->end == END_INDIRECT) {
             c += (uint64_t)M.indirect + (t->wide_unaligned_start ? (uint64_t)M.wide_unaligned : 0);
         }
+        if (p->end == END_NONE && t->pc == p->fall) {
+            /* QEMU split one straight run of code into two blocks (page end, icount):
+             * time them as one, so the estimate does not depend on where pages fall. */
+            c = continuation_cycles(p, t);
+            goto counted;
+        }
         int stall = 0;
         for (int i = 0; i < t->n_entry; i++) {
             int r = t->entry[i].reg;
@@ -283,7 +324,11 @@ static void on_exec(unsigned int vcpu, void *udata)
         }
         c += (uint64_t)stall;
     }
-    if (t->mark) snapshot();
+counted:
+    if (t->mark) {
+        snapshot();
+        g_gen++;
+    }
     g_cycles += c;
     g_insns += t->n;
     t->execs++;
@@ -320,7 +365,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         }
         schedule(t, d, (int)n);
         t->mark = pc == mark_pc;
-        free(d);
+        t->d = d;
         t->next_in_bucket = table[h];
         table[h] = t;
     }

@@ -135,20 +135,25 @@ static int load_params(const char *path)
 /* ---- per-block static schedule ----------------------------------------- */
 #define ENTRY_MAX 6
 typedef struct tb_info {
-    uint64_t pc;
-    uint32_t n, cycles;
-    uint8_t end, wide_unaligned_start, mark;
+    /* hot: read on every execution */
+    uint32_t cycles, n;
     uint32_t target, fall;          /* END_COND / END_DIRECT */
+    uint64_t pc;
+    uint8_t end, mark, has_exit, n_entry;
     uint8_t pred;                   /* 2-bit counter for the block's branch */
+    uint8_t enter_cost;             /* extra cycles when a taken branch lands here (refill, unaligned) */
+    uint8_t wide_unaligned_start;
     uint32_t pred_gen;              /* window in which pred was last set */
-    int8_t exit_norm[16], exit_early[16];   /* cycles a result is still pending after the block */
-    uint8_t n_entry;
+    struct tb_info *succ[2];        /* last two successors seen, and the cycles each adds */
+    uint32_t edge[2];
+    uint8_t edge_taken[2], next_slot;
     struct { uint8_t reg, early; int8_t at; } entry[ENTRY_MAX];
+    int8_t exit_norm[16], exit_early[16];   /* cycles a result is still pending after the block */
+    /* cold */
     decoded_t *d;                   /* its instructions, for continuations */
     struct cont { struct tb_info *from; uint32_t cycles; } *conts;   /* cost after a split predecessor */
     uint32_t n_conts;
     struct tb_info *next_in_bucket;
-    uint64_t execs;
 } tb_info;
 
 static int is_load_single(int c) { return c == C_LOAD || c == C_LOAD_NARROW; }
@@ -232,6 +237,7 @@ static void schedule(tb_info *t, const decoded_t *d, int n)
         int a = avail[r] - total, e = avail_early[r] - total;
         t->exit_norm[r] = (int8_t)(a > 0 ? a : 0);
         t->exit_early[r] = (int8_t)(e > 0 ? e : 0);
+        if (a > 0 || e > 0) t->has_exit = 1;
     }
 }
 
@@ -282,39 +288,30 @@ static uint64_t continuation_cycles(tb_info *p, tb_info *t)
     return cycles;
 }
 
-static void on_exec(unsigned int vcpu, void *udata)
+/* Cycles t adds when entered from p, except what the branch predictor decides. */
+static uint32_t edge_cycles(tb_info *p, tb_info *t, int *taken)
 {
-    tb_info *t = udata, *p = g_prev;
     uint64_t c = t->cycles;
-    (void)vcpu;
-    if (p) {
-        if (p->end == END_COND) {
-            int taken = t->pc == p->target;
-            if (M.predictor) {
-                if (p->pred_gen != g_gen) {
-                    p->pred = 2;
-                    p->pred_gen = g_gen;
-                }
-                int predicted = p->pred >= 2;
-                c += predicted != taken ? (uint64_t)M.mispredict : taken ? (uint64_t)M.predicted_taken : 0;
-                if (taken && p->pred < 3) p->pred++;
-                if (!taken && p->pred > 0) p->pred--;
-            } else {
-                c += taken ? (uint64_t)M.taken : (uint64_t)M.not_taken;
-            }
-            if (taken) c += t->wide_unaligned_start ? (uint64_t)M.wide_unaligned : 0;
-        } else if (p->end == END_DIRECT) {
-            c += (uint64_t)(M.predictor ? M.predicted_taken : M.taken);
-            c += t->wide_unaligned_start ? (uint64_t)M.wide_unaligned : 0;
-        } else if (p->end == END_INDIRECT) {
-            c += (uint64_t)M.indirect + (t->wide_unaligned_start ? (uint64_t)M.wide_unaligned : 0);
-        }
-        if (p->end == END_NONE && t->pc == p->fall) {
+    *taken = 0;
+    switch (p->end) {
+    case END_COND:
+        *taken = t->pc == p->target;
+        if (!M.predictor)
+            c += *taken ? t->enter_cost : (uint64_t)M.not_taken;
+        break;
+    case END_DIRECT:
+        c += t->enter_cost;
+        break;
+    case END_INDIRECT:
+        c += (uint64_t)M.indirect + (t->wide_unaligned_start ? (uint64_t)M.wide_unaligned : 0);
+        break;
+    default:
+        if (t->pc == p->fall)
             /* QEMU split one straight run of code into two blocks (page end, icount):
              * time them as one, so the estimate does not depend on where pages fall. */
-            c = continuation_cycles(p, t);
-            goto counted;
-        }
+            return (uint32_t)continuation_cycles(p, t);
+    }
+    if (p->has_exit) {
         int stall = 0;
         for (int i = 0; i < t->n_entry; i++) {
             int r = t->entry[i].reg;
@@ -324,14 +321,47 @@ static void on_exec(unsigned int vcpu, void *udata)
         }
         c += (uint64_t)stall;
     }
-counted:
+    return (uint32_t)c;
+}
+
+static void on_exec(unsigned int vcpu, void *udata)
+{
+    tb_info *t = udata, *p = g_prev;
+    uint64_t c = t->cycles;
+    (void)vcpu;
+    if (p) {
+        int k;
+        if (t == p->succ[0]) {
+            k = 0;
+        } else if (t == p->succ[1]) {
+            k = 1;
+        } else {                                   /* a new edge: time it once, keep it */
+            int taken;
+            k = p->next_slot;
+            p->next_slot ^= 1;
+            p->edge[k] = edge_cycles(p, t, &taken);
+            p->edge_taken[k] = (uint8_t)taken;
+            p->succ[k] = t;
+        }
+        c = p->edge[k];
+        if (p->end == END_COND && M.predictor) {
+            int taken = p->edge_taken[k];
+            if (p->pred_gen != g_gen) {
+                p->pred = 2;
+                p->pred_gen = g_gen;
+            }
+            if ((p->pred >= 2) != taken) c += (uint64_t)M.mispredict;
+            else if (taken) c += t->enter_cost;
+            if (taken) { if (p->pred < 3) p->pred++; }
+            else if (p->pred > 0) p->pred--;
+        }
+    }
     if (t->mark) {
         snapshot();
         g_gen++;
     }
     g_cycles += c;
     g_insns += t->n;
-    t->execs++;
     g_prev = t;
 }
 
@@ -365,6 +395,8 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         }
         schedule(t, d, (int)n);
         t->mark = pc == mark_pc;
+        t->enter_cost = (uint8_t)((M.predictor ? M.predicted_taken : M.taken)
+                                  + (t->wide_unaligned_start ? M.wide_unaligned : 0));
         t->d = d;
         t->next_in_bucket = table[h];
         table[h] = t;

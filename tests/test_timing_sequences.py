@@ -82,7 +82,24 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m3", "cortex-m7"])
+M55 = "LLVM ARMScheduleM55.td pipeline diagrams (MVE: two beats, overlap across pipes)"
+CASES += [
+    ("mve_ld_add_mul_st", "vldrw.u32 q0, [r1]; vadd.i32 q1, q2, q3; vmul.i32 q4, q5, q6; vstrw.32 q7, [r2]", (4, 14),
+     {"cortex-m55": (5, M55 + ": 'VLDR;VADD;VMUL;VSTR' in 5 cycles")}),
+    ("mve_two_loads", "vldrw.u32 q0, [r1]; vldrb.u32 q1, [r2]; vadd.i32 q2, q3, q4; vstrw.32 q5, [r3]", (4, 14),
+     {"cortex-m55": (6, M55 + ": 'VLDR;VLDRB;VADD;VSTR' in 6 cycles, the loads cannot overlap")}),
+    ("mve_add_mul", "vadd.i32 q1, q2, q3; vmul.i32 q4, q5, q6", (4, 14),
+     {"cortex-m55": (2, M55 + ": integer and multiply pipes overlap")}),
+    ("mve_add_add", "vadd.i32 q1, q2, q3; vadd.i32 q4, q5, q6", (4, 14),
+     {"cortex-m55": (4, M55 + ": same pipe, two beats each")}),
+    ("m0plus_ldr_add", "ldr r0, [r1]; adds r2, r3, r4", (4, 14),
+     {"cortex-m0plus": (3, "Cortex-M0+ TRM Table 3-1: LDR 2, ADDS 1")}),
+    ("m0plus_loop", "movs r0, #{n}; 1: subs r0, #1; bne 1b", (4, 14),
+     {"cortex-m0plus": (3, "Cortex-M0+ TRM Table 3-1: SUBS 1, B<cond> taken 2")}),
+]
+
+
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m3", "cortex-m7", "cortex-m55", "cortex-m0plus"])
 def test_sequences_match_published_figures(core, tmp_path):
     cases = [(name, body, counts, want[core]) for name, body, counts, want in CASES if core in want]
     seqs = [Seq(name, body, counts=counts, repeat="{n}" not in body) for name, body, counts, _ in cases]

@@ -5,7 +5,8 @@ A model gives, per instruction class of the QEMU cycle plugin
 pairs in a dual-issue core, the execution units it takes and how early its
 result can be read, plus core-wide pipeline and branch parameters. Every
 entry names a source (a key of the file's ``sources``) or says
-``assumption``. ``inherits: <core>`` starts from another core's table.
+``assumption``. ``inherits: <core>`` starts from another core's table
+(``inherited_basis: assumption`` marks every inherited entry as assumed).
 
 ``param_text`` turns a model (and the board's memory wait states) into the
 plugin's compact parameter file; ``describe`` is the one-line basis a report
@@ -60,6 +61,10 @@ def load(core: str) -> dict:
         raise ConfigError(f"timing model {path}: {exc}") from None
     if own.get("inherits"):
         base = load(str(own["inherits"]))
+        if own.get("inherited_basis") == ASSUMPTION:   # the base core's figures only assumed to carry over
+            for section in ("classes", "pipeline", "units", "branches"):
+                base[section] = {k: {**v, "source": ASSUMPTION, "note": f"{base['core']} value: {v.get('note', '')}"}
+                                 for k, v in base[section].items()}
         model = {**base, **{k: v for k, v in own.items() if k not in ("sources", "classes", "pipeline",
                                                                      "units", "branches")}}
         for section in ("sources", "classes", "pipeline", "units", "branches"):
@@ -93,7 +98,7 @@ def validate(model: Mapping, where: str) -> None:
         for unit in entry.get("units") or []:
             if unit not in UNITS:
                 raise ConfigError(f"timing model {where}: class {name} uses unknown unit {unit!r}")
-        for key in ("issue", "lat", "per_reg", "early_pen"):
+        for key in ("issue", "lat", "per_reg", "early_pen", "beats"):
             if int(entry.get(key, 0)) < 0:
                 raise ConfigError(f"timing model {where}: class {name} has a negative {key}")
     for section, keys in (("pipeline", PIPELINE_KEYS), ("branches", BRANCH_KEYS), ("units", UNITS)):
@@ -130,7 +135,7 @@ def param_text(model: Mapping, board: Mapping | None = None) -> str:
         c = model["classes"][name]
         mask = sum(1 << UNITS.index(u) for u in c.get("units") or [])
         lines.append(f"class {name} {int(c.get('issue', 1))} {int(c.get('per_reg', 0))} {int(c.get('lat', 1))} "
-                     f"{PAIR[c.get('pair', 'any')]} {mask} {int(c.get('early_pen', 0))}")
+                     f"{PAIR[c.get('pair', 'any')]} {mask} {int(c.get('early_pen', 0))} {int(c.get('beats', 0))}")
     return "\n".join(lines) + "\n"
 
 

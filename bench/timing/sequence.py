@@ -24,7 +24,9 @@ from .qemu_cycles import Estimator
 
 RAM = 0x20000000
 RAM_WORDS = 1024
-MACHINE = "mps2-an500"
+# Any Armv7-M/v8-M core runs the scalar sequences; Helium needs the Cortex-M55 machine.
+MACHINES = {"cortex-m55": ("mps3-an547", "cortex-m55")}
+DEFAULT_MACHINE = ("mps2-an500", "cortex-m7")
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,10 @@ def _function(label: str, seq: Seq, n: int) -> str:
     return (f"    .balign 32\n    .thumb_func\n{label}:\n    isb\n{body}\n    isb\n    bx lr\n")
 
 
-def _program(seqs: Sequence[Seq]) -> str:
+def _program(seqs: Sequence[Seq], mve: bool = False) -> str:
     calls, funcs = [], []
+    # CPACR: full access to CP10/CP11 (FPU and MVE), then synchronise.
+    enable_mve = "    ldr r0, =0xE000ED88\n    ldr r1, [r0]\n    orr r1, r1, #0xF00000\n    str r1, [r0]\n    dsb\n    isb"
     for i, seq in enumerate(seqs):
         for n in seq.counts:
             label = f"seq{i}_{n}"
@@ -60,6 +64,7 @@ def _program(seqs: Sequence[Seq]) -> str:
     .text
     .thumb_func
 _start:
+{enable_mve if mve else ""}
     ldr r0, ={RAM:#x}
     ldr r1, ={RAM + 0x100:#x}
     movw r2, #{RAM_WORDS}
@@ -96,11 +101,13 @@ SECTIONS {{ .vectors : {{ *(.vectors) }} > CODE
 """
 
 
-def build(seqs: Sequence[Seq], folder: Path) -> Path:
+def build(seqs: Sequence[Seq], folder: Path, cpu: str = "cortex-m7") -> Path:
     src, ld, elf = folder / "seq.S", folder / "seq.ld", folder / "seq.elf"
-    src.write_text(_program(seqs))
+    mve = cpu == "cortex-m55"
+    src.write_text(_program(seqs, mve))
     ld.write_text(LINKER)
-    cmd = ["arm-none-eabi-gcc", "-mcpu=cortex-m7", "-mthumb", "-nostdlib", "-nostartfiles",
+    fpu = ["-mfloat-abi=hard", "-mfpu=auto"] if mve else []
+    cmd = ["arm-none-eabi-gcc", f"-mcpu={cpu}", *fpu, "-mthumb", "-nostdlib", "-nostartfiles",
            "-Wl,--entry=_start", f"-T{ld}", "-o", str(elf), str(src)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -114,11 +121,12 @@ def build(seqs: Sequence[Seq], folder: Path) -> Path:
 def per_copy(seqs: Sequence[Seq], board: Mapping, cache: Path) -> dict[str, float]:
     """Cycles per extra copy (or loop iteration) of each sequence under the board's core model."""
     est = Estimator.for_board(board, cache)
+    machine, cpu = MACHINES.get(est.core, DEFAULT_MACHINE)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        elf = build(seqs, folder)
+        elf = build(seqs, folder, cpu)
         out = folder / "snap.txt"
-        cmd = ["qemu-system-arm", "-M", MACHINE, "-display", "none", "-monitor", "none", "-nodefaults",
+        cmd = ["qemu-system-arm", "-M", machine, "-display", "none", "-monitor", "none", "-nodefaults",
                "-kernel", str(elf), "-semihosting-config", "enable=on,target=native",
                *est.qemu_args_at(mark_symbol_address(elf), out)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

@@ -63,6 +63,7 @@ typedef struct {
     int pair;       /* 0: issues alone, 1: either slot, 2: only as the older of a pair */
     int units;      /* bitmask of U_* it occupies in its issue cycle */
     int early_pen;  /* extra cycles before its result can be read early */
+    int beats;      /* MVE: cycles it holds its units (the next may overlap the last beat) */
 } class_param_t;
 
 static struct {
@@ -97,7 +98,7 @@ static int load_params(const char *path)
     if (!f) return -1;
     M.width = 1;
     while (fscanf(f, "%63s", key) == 1) {
-        int v[6];
+        int v[7];
         if (key[0] == '#') {                       /* comment: skip the line */
             int ch;
             while ((ch = fgetc(f)) != EOF && ch != '\n') {}
@@ -105,13 +106,13 @@ static int load_params(const char *path)
         }
         if (!strcmp(key, "class")) {
             char name[64];
-            if (fscanf(f, "%63s %d %d %d %d %d %d", name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 7) {
+            if (fscanf(f, "%63s %d %d %d %d %d %d %d", name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) != 8) {
                 fclose(f);
                 return -1;
             }
             for (int c = 0; c < C_COUNT; c++)
                 if (!strcmp(name, class_names[c]))
-                    M.cls[c] = (class_param_t){v[0], v[1], v[2], v[3], v[4], v[5]};
+                    M.cls[c] = (class_param_t){v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
             continue;
         }
         if (fscanf(f, "%d", &v[0]) != 1) {
@@ -163,6 +164,7 @@ static void schedule(tb_info *t, const decoded_t *d, int n)
 {
     int avail[16] = {0}, avail_early[16] = {0};
     int cyc = 0, used = 0, units[U_COUNT] = {0};
+    int busy_until[U_COUNT] = {0};             /* multi-beat (MVE) occupation of a unit */
     int started = 0, prev_cls = -1, prev_wide = 1, prev_dst = 0, prev_pair = 0;
     uint16_t written = 0;
     for (int i = 0; i < n; i++) {
@@ -185,6 +187,8 @@ static void schedule(tb_info *t, const decoded_t *d, int n)
             if (x->late & b && avail[r] - M.late_adv > need) need = avail[r] - M.late_adv;
             if (need > t0) t0 = need;
         }
+        for (int u = 0; u < U_COUNT; u++)
+            if ((p->units >> u & 1) && busy_until[u] > t0) t0 = busy_until[u];
         /* Can it join the current issue cycle as the younger instruction? */
         if (started && t0 == cyc) {
             int ok = used > 0 && used < M.width && prev_pair != 0 && p->pair == 1 && issue <= 1;
@@ -213,7 +217,10 @@ static void schedule(tb_info *t, const decoded_t *d, int n)
         }
         used++;
         for (int u = 0; u < U_COUNT; u++)
-            if (p->units >> u & 1) units[u]++;
+            if (p->units >> u & 1) {
+                units[u]++;
+                if (p->beats > 1) busy_until[u] = cyc + p->beats;
+            }
         written |= x->dst;
         /* Latency counts from the last issue cycle (a 2-cycle M4 LDR's data is there for the next). */
         int last = cyc + (issue > 1 ? issue - 1 : 0);

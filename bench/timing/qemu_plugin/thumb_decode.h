@@ -236,8 +236,10 @@ static void decode_coproc(uint16_t h1, uint16_t h2, decoded_t *d)
         return;
     }
     if (mve && cp != 10 && cp != 11) {
-        /* VMLADAV / VMLA / VMUL family are multiplies: treated as MVE MACs. */
-        d->cls = (h2 & 0x0f00) == 0x0e00 || (h1 & 0xff80) == 0xee80 ? C_MVE_MAC : C_MVE;
+        /* Multiplies go down the multiply/float pipe: VMUL.I (vector), VMLADAV/VMLAV
+         * and the by-scalar VMLA/VMLAS family (EExx with bit 12 of hw2 clear). */
+        int vmul = (h1 & 0xef80) == 0xef00 && (h2 & 0x0f10) == 0x0910;
+        d->cls = vmul || (h1 & 0xff80) == 0xee80 || (h2 & 0x0f00) == 0x0e00 ? C_MVE_MAC : C_MVE;
         return;
     }
     if ((h1 & 0xffb0) == 0xee80 && (h2 & 0x0e50) == 0x0a00)

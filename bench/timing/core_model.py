@@ -20,8 +20,8 @@ from typing import Mapping
 
 import yaml
 
-from .. import paths
-from ..errors import ConfigError
+from bench import paths
+from bench.errors import ConfigError
 
 # Order and names shared with class_names[] in qemu_plugin/cycles.c.
 CLASS_NAMES = (

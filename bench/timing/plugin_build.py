@@ -15,8 +15,8 @@ import subprocess
 import threading
 from pathlib import Path
 
-from .. import paths
-from ..errors import ToolchainError
+from bench import paths
+from bench.errors import ToolchainError
 
 SOURCE_DIR = Path(__file__).resolve().parent / "qemu_plugin"
 SOURCES = ("cycles.c", "thumb_decode.h")

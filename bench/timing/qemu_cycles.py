@@ -19,9 +19,9 @@ from typing import Mapping
 
 from elftools.elf.elffile import ELFFile
 
-from ..errors import BenchError
-from . import core_model
-from .plugin_build import plugin_path
+from bench.errors import BenchError
+from bench.timing import core_model
+from bench.timing.plugin_build import plugin_path
 
 MARK_FUNCTION = "board_counter_read"
 OVERHEAD_PAIRS = 8          # counter_overhead() in firmware/runner/main.c
@@ -67,6 +67,9 @@ class Estimator:
 
     def qemu_args_at(self, mark: int, out: Path) -> list[str]:
         return ["-plugin", f"{self.plugin},model={self.params},out={out},mark={mark:#x}"]
+
+    def window_reader(self, out: Path) -> "WindowReader":
+        return WindowReader(out)
 
 
 @dataclass

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..errors import TargetError, ToolchainError
-from .qemu_cycles import Estimator
+from bench.errors import TargetError, ToolchainError
+from bench.timing.qemu_cycles import Estimator
 
 RAM = 0x20000000
 RAM_WORDS = 1024

@@ -145,3 +145,9 @@ def describe(model: Mapping) -> str:
     assumed = sum(1 for e in entries if e.get("source") == ASSUMPTION)
     return (f"{model['core']} pipeline model ({model.get('reference', '')}); "
             f"{assumed} of {len(entries)} entries are assumptions")
+
+
+def basis_line(core: str) -> str:
+    """What a report says about a core's estimated cycles: basis and validation, one line."""
+    model = load(core)
+    return f"{describe(model)}. Validation: {model.get('validation', 'none recorded')}."

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
-DEB_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+DEB_PACKAGES=(gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)  # gcc: the QEMU cycle plugin
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -38,6 +38,14 @@ if ! "$PYTHON" -c "import bench, analysis, pytest" 2>/dev/null || [ pyproject.to
     echo "setup.sh: installing mcu-opbench (editable, with dev extras)"
     "$PYTHON" -m pip install --quiet -e ".[dev]"
     touch .setup-stamp
+fi
+
+# The QEMU cycle plugin (cycles_estimated) is C built with the host gcc; build it
+# now so the first run does not (a run would build it lazily otherwise).
+if command -v "${CC:-gcc}" >/dev/null; then
+    "$PYTHON" -m bench.timing.plugin_build >/dev/null || echo "setup.sh: building the QEMU cycle plugin failed (runs will retry)" >&2
+else
+    echo "setup.sh: no host C compiler (${CC:-gcc}): runs need it for cycles_estimated, or use run.cycles=false" >&2
 fi
 
 case "${1:-}" in

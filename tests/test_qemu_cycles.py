@@ -64,3 +64,34 @@ def test_window_reader_pairs_by_the_firmware_pattern(tmp_path):
     idle = WindowReader(path)
     idle.on_overhead(idle_ticks=5)
     assert idle.on_case(2) is None
+
+
+def test_missing_host_compiler_is_a_clear_error(monkeypatch, tmp_path):
+    from bench.errors import ToolchainError
+    from bench.timing import plugin_build
+
+    monkeypatch.setenv("CC", "no-such-cc")
+    with pytest.raises(ToolchainError, match="run.cycles=false"):
+        plugin_build.plugin_path(tmp_path)
+
+
+def test_every_core_model_loads_and_names_its_sources():
+    from bench.timing import core_model
+
+    for core in ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"):
+        model = core_model.load(core)
+        text = core_model.param_text(model, {"timing": {"fetch_wait": {"FLASH": 1}}, "placement": {"code": "FLASH"}})
+        assert "fetch_wait 1" in text and text.count("\nclass ") == len(core_model.CLASS_NAMES)
+    assert "50 of 50 entries are assumptions" in core_model.describe(core_model.load("cortex-m33"))
+
+
+def test_bad_model_entries_are_config_errors(tmp_path, monkeypatch):
+    from bench.errors import ConfigError
+    from bench.timing import core_model
+
+    with pytest.raises(ConfigError, match="no timing model for core 'cortex-m99'"):
+        core_model.load("cortex-m99")
+    model = core_model.load("cortex-m4")
+    model["classes"]["alu"] = {**model["classes"]["alu"], "source": "a blog"}
+    with pytest.raises(ConfigError, match="class alu names source 'a blog'"):
+        core_model.validate(model, "test")

@@ -66,20 +66,26 @@ def load(run_dirs: list[Path]) -> pd.DataFrame:
     df = pd.concat(frames, ignore_index=True)
     df = df[df["status"] == "ok"].copy()
     df["instr_per_mac"] = df["metric"] / df["macs"]
+    if "cycles_estimated" in df:   # the QEMU cycle plugin's estimate (model-estimate)
+        df["cycles_per_mac"] = pd.to_numeric(df["cycles_estimated"], errors="coerce") / df["macs"]
     return df
 
 
-def table(df: pd.DataFrame) -> pd.DataFrame:
+def table(df: pd.DataFrame, value: str = "instr_per_mac") -> pd.DataFrame:
     libs = sorted(df["kernels"].unique(), key=lambda s: (s != "ref", s != "opt", s))
     wide = df.pivot_table(index=["op", "case_id", "h", "w", "c_in", "c_out", "k", "stride", "groups", "macs"],
-                          columns="kernels", values="instr_per_mac", aggfunc="first").reset_index()
+                          columns="kernels", values=value, aggfunc="first").reset_index()
     wide.columns.name = None
     for lib in libs:
         if lib != "ref" and "ref" in wide:
             wide[f"{lib}/ref"] = wide[lib] / wide["ref"]
+    if "opt" in wide and "cmsis_nn" in wide:
+        wide["opt/cmsis_nn"] = wide["opt"] / wide["cmsis_nn"]
     wide["_order"] = wide["op"].map(OP_ORDER)
     wide = wide.sort_values(["_order", "k", "c_in", "h"]).drop(columns="_order")
-    return wide[["op", "case_id", "macs", *libs, *[f"{lib}/ref" for lib in libs if lib != "ref" and "ref" in wide]]]
+    ratios = [f"{lib}/ref" for lib in libs if lib != "ref" and "ref" in wide]
+    ratios += ["opt/cmsis_nn"] if "opt/cmsis_nn" in wide else []
+    return wide[["op", "case_id", "macs", *libs, *ratios]]
 
 
 def markdown(frame: pd.DataFrame, floatfmt: str = "{:.2f}") -> str:
@@ -135,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(table(df)))
     print("\n## Target classes\n")
     print(markdown(targets(df)))
+    if "cycles_per_mac" in df and df["cycles_per_mac"].notna().all():
+        models = ", ".join(sorted(df["cycles_model"].dropna().unique()))
+        print(f"\n# Estimated cycles per nominal MAC ({models}; model-estimate)\n")
+        print(markdown(table(df, "cycles_per_mac")))
     return 0
 
 

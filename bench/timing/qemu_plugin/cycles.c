@@ -154,6 +154,7 @@ typedef struct tb_info {
     decoded_t *d;                   /* its instructions, for continuations */
     struct cont { struct tb_info *from; uint32_t cycles; } *conts;   /* cost after a split predecessor */
     uint32_t n_conts;
+    uint64_t prof_execs, prof_cycles;   /* profile=FILE only */
     struct tb_info *next_in_bucket;
 } tb_info;
 
@@ -258,6 +259,7 @@ static uint32_t g_gen;
 static tb_info *g_prev;
 static uint64_t mark_pc = ~0ull;
 static int out_fd = -1;
+static const char *profile_path;
 
 static void snapshot(void)
 {
@@ -372,6 +374,16 @@ static void on_exec(unsigned int vcpu, void *udata)
     g_prev = t;
 }
 
+/* profile=FILE: the same accounting, plus executions and cycles per block (for docs and debugging). */
+static void on_exec_profiled(unsigned int vcpu, void *udata)
+{
+    tb_info *t = udata;
+    uint64_t before = g_cycles;
+    on_exec(vcpu, udata);
+    t->prof_execs++;
+    t->prof_cycles += g_cycles - before;
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     size_t n = qemu_plugin_tb_n_insns(tb);
@@ -408,7 +420,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         t->next_in_bucket = table[h];
         table[h] = t;
     }
-    qemu_plugin_register_vcpu_tb_exec_cb(tb, on_exec, QEMU_PLUGIN_CB_NO_REGS, t);
+    qemu_plugin_register_vcpu_tb_exec_cb(tb, profile_path ? on_exec_profiled : on_exec, QEMU_PLUGIN_CB_NO_REGS, t);
 }
 
 static void on_qemu_exit(qemu_plugin_id_t id, void *p)
@@ -422,6 +434,13 @@ static void on_qemu_exit(qemu_plugin_id_t id, void *p)
         close(out_fd);
         out_fd = -1;
     }
+    FILE *f = profile_path ? fopen(profile_path, "w") : NULL;
+    for (int b = 0; f && b < BUCKETS; b++)
+        for (tb_info *t = table[b]; t; t = t->next_in_bucket)
+            if (t->prof_execs)
+                fprintf(f, "%#llx %u %llu %llu %u\n", (unsigned long long)t->pc, t->n,
+                        (unsigned long long)t->prof_execs, (unsigned long long)t->prof_cycles, t->cycles);
+    if (f) fclose(f);
 }
 
 __attribute__((visibility("default")))
@@ -437,6 +456,7 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, 
         if (!strncmp(argv[i], "model=", 6)) model = argv[i] + 6;
         else if (!strncmp(argv[i], "out=", 4)) out = argv[i] + 4;
         else if (!strncmp(argv[i], "mark=", 5)) mark_pc = strtoull(argv[i] + 5, NULL, 0) & ~1ull;
+        else if (!strncmp(argv[i], "profile=", 8)) profile_path = argv[i] + 8;
     }
     if (!model || load_params(model) != 0) {
         fprintf(stderr, "cycles plugin: cannot read model=%s\n", model ? model : "(not given)");

@@ -46,6 +46,7 @@ def run_library(lib: str, args, out: Path) -> Path:
 
     overrides = [f"board={args.board}", f"kernels={lib}", f"sweep={args.sweep}", f"op={args.op}",
                  f"build.opt_level={args.opt_level}", "run.report=false"]
+    overrides += args.set or []
     if lib == "cmsis_nn" and args.cmsis_nn_path:
         overrides.append(f"kernels.cmsis_nn_path={args.cmsis_nn_path}")
     with initialize_config_dir(config_dir=str(paths.conf_dir()), version_base="1.3"):
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opt-level", default="-O2")
     parser.add_argument("--cmsis-nn-path", default=os.environ.get("CMSIS_NN_PATH"))
     parser.add_argument("--out", type=Path, default=None, help="folder for the runs")
+    parser.add_argument("--set", action="append", metavar="OVERRIDE",
+                        help="extra Hydra override for every run, e.g. --set board.core=cortex-m4 (repeatable)")
     parser.add_argument("--from-runs", type=Path, default=None,
                         help="only read <dir>/<library>/results.csv from an earlier invocation")
     args = parser.parse_args(argv)

@@ -37,7 +37,7 @@ from bench.errors import BenchError, ConfigError
 from bench.cases.generate import GeneratedCase, generate
 from bench.progress import Progress
 from bench.collect.results import ResultsWriter
-from bench.timing.qemu_cycles import Estimator
+from bench.timing.qemu_cycles import Estimator, parse_parts
 
 log = logging.getLogger(__name__)
 
@@ -224,13 +224,15 @@ def _plugin_estimate(m: CaseMeasurement, target, instructions: float) -> dict:
     estimator = getattr(target, "estimator", None)
     value = m.extra.pop("host_cycles", None)
     counted = m.extra.pop("host_instructions", None)
+    parts = m.extra.pop("host_cycles_parts", "")
     if estimator is None or value is None:
         return {}
     if counted is not None and abs(float(counted) - instructions) > 2:
         log.warning("%s: the cycle plugin counted %s instructions per call, QEMU's timer %.0f",
                     m.case_id, counted, instructions)
-    return {"cycles_estimated": round(float(value)), "cycles_estimated_provenance": cycle_model.PROVENANCE,
-            "cycles_model": f"{estimator.core} pipeline model (QEMU plugin)"}
+    cycles = estimator.cycles(float(value), parse_parts(parts) if parts else None)
+    return {"cycles_estimated": round(cycles), "cycles_estimated_provenance": cycle_model.PROVENANCE,
+            "cycles_model": estimator.model_name, "cycles_parts": parts}
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:

@@ -131,6 +131,8 @@ def _with_cycle_estimates(on_record: Callable[[Record], None], reader):
             if estimate is not None:
                 record.fields["host_cycles"] = f"{estimate.cycles:.2f}"
                 record.fields["host_instructions"] = f"{estimate.instructions:.2f}"
+                if estimate.parts:
+                    record.fields["host_cycles_parts"] = estimate.parts_text()
         on_record(record)
     return handle
 

@@ -1,7 +1,8 @@
 """Estimated cycles of each timed window, from the QEMU cycle plugin.
 
-The plugin (``qemu_plugin/cycles.c``) writes ``S <instructions> <cycles>`` at
-every entry of the board's counter-read function. The firmware reads the
+The plugin (``qemu_plugin/cycles.c``) writes ``S <instructions> <cycles>
+<branch cycles> <mispredicts> <stall cycles>`` (running totals) at every
+entry of the board's counter-read function. The firmware reads the
 counter in a fixed pattern (firmware/runner/main.c): eight empty windows for
 the overhead (the C line), an optional idle window (power monitors only), then
 ``reps`` windows per case, each a pair of reads. ``WindowReader`` follows that
@@ -47,6 +48,8 @@ class Estimator:
     params: Path
     plugin: Path
     basis: str
+    mispredict_cycles: int = 0
+    fitted: dict | None = None       # a board's pipeline fit (timing.fitted), applied to the parts
 
     @classmethod
     def for_board(cls, board: Mapping, cache: Path) -> "Estimator":
@@ -60,7 +63,25 @@ class Estimator:
             tmp = params.with_suffix(f".{id(text)}.tmp")
             tmp.write_text(text)
             tmp.replace(params)
-        return cls(core=core, params=params, plugin=plugin_path(cache), basis=core_model.describe(model))
+        fitted = (board.get("timing") or {}).get("fitted")
+        if fitted:
+            from bench.timing.calibrate_pipeline import load_fit   # scipy only when a fit is used
+            path = Path(fitted) if Path(fitted).is_absolute() else core_model.cores_dir() / "fitted" / fitted
+            fitted = load_fit(path)
+        return cls(core=core, params=params, plugin=plugin_path(cache), basis=core_model.describe(model),
+                   mispredict_cycles=int(model["branches"]["mispredict"]["value"]), fitted=fitted or None)
+
+    @property
+    def model_name(self) -> str:
+        fit = f" fitted to {self.fitted['board']}" if self.fitted else ""
+        return f"{self.core} pipeline model{fit} (QEMU plugin)"
+
+    def cycles(self, estimate_cycles: float, parts: Mapping | None) -> float:
+        """The estimate as reported: the plugin's total, or the board fit applied to its parts."""
+        if self.fitted and parts:
+            from bench.timing.calibrate_pipeline import apply
+            return apply(self.fitted, parts)
+        return estimate_cycles
 
     def qemu_args(self, elf: Path, out: Path) -> list[str]:
         return self.qemu_args_at(mark_address(elf), out)
@@ -69,13 +90,32 @@ class Estimator:
         return ["-plugin", f"{self.plugin},model={self.params},out={out},mark={mark:#x}"]
 
     def window_reader(self, out: Path) -> "WindowReader":
-        return WindowReader(out)
+        reader = WindowReader(out)
+        reader.mispredict_cycles = self.mispredict_cycles
+        return reader
+
+
+PARTS = ("static", "branch", "mispredicts", "stall")   # what calibrate fits (bench/timing/calibrate_pipeline.py)
 
 
 @dataclass
 class WindowEstimate:
     cycles: float
     instructions: float
+    parts: dict | None = None   # cycles split as PARTS (mispredicts as a count)
+
+    def parts_text(self) -> str:
+        return ";".join(f"{k}={v:.2f}" for k, v in (self.parts or {}).items())
+
+
+def parse_parts(text: str) -> dict:
+    """``static=..;branch=..;..`` (results.csv's cycles_parts) back to numbers."""
+    out = {}
+    for item in str(text).split(";"):
+        key, _, value = item.partition("=")
+        if key in PARTS:
+            out[key] = float(value)
+    return out
 
 
 class WindowReader:
@@ -85,7 +125,7 @@ class WindowReader:
         self.path = path
         self._offset = 0
         self._partial = ""
-        self.snapshots: list[tuple[int, int]] = []
+        self.snapshots: list[tuple[int, ...]] = []
         self._used = 0
         self.overhead: tuple[int, int] | None = None
 
@@ -101,9 +141,9 @@ class WindowReader:
         lines = text.split("\n")
         self._partial = lines.pop()
         for line in lines:
-            parts = line.split()
-            if len(parts) == 3 and parts[0] == "S":
-                self.snapshots.append((int(parts[1]), int(parts[2])))
+            fields = line.split()
+            if len(fields) in (3, 6) and fields[0] == "S":
+                self.snapshots.append(tuple(int(x) for x in fields[1:]))
 
     def on_overhead(self, idle_ticks: int = 0) -> None:
         """The C line arrived: the first OVERHEAD_PAIRS pairs of reads were its empty windows.
@@ -129,10 +169,17 @@ class WindowReader:
         if self.overhead is None or reps <= 0 or len(window) != 2 * reps:
             return None
         pairs = _pairs(window)
-        insns = sum(p[0] for p in pairs) / reps - self.overhead[0]
-        cycles = sum(p[1] for p in pairs) / reps - self.overhead[1]
-        return WindowEstimate(cycles=cycles, instructions=insns)
+        per_call = [sum(p[i] for p in pairs) / reps - self.overhead[i] for i in range(len(self.overhead))]
+        parts = None
+        if len(per_call) == 5:
+            insns, cycles, branch, mispredicts, stall = per_call
+            parts = {"static": cycles - branch - stall - self.mispredict_cycles * mispredicts,
+                     "branch": branch, "mispredicts": mispredicts, "stall": stall}
+        return WindowEstimate(cycles=per_call[1], instructions=per_call[0], parts=parts)
+
+    mispredict_cycles = 0   # the model's mispredict penalty, to split it off the total
 
 
-def _pairs(snaps: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    return [(b[0] - a[0], b[1] - a[1]) for a, b in zip(snaps[0::2], snaps[1::2])]
+def _pairs(snaps: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Per window (pair of reads): the difference of every running total."""
+    return [tuple(y - x for x, y in zip(a, b)) for a, b in zip(snaps[0::2], snaps[1::2])]

@@ -147,6 +147,7 @@ typedef struct tb_info {
     uint32_t pred_gen;              /* window in which pred was last set */
     struct tb_info *succ[2];        /* last two successors seen, and the cycles each adds */
     uint32_t edge[2];
+    uint16_t edge_branch[2], edge_stall[2];   /* of which branch refill and carried stall */
     uint8_t edge_taken[2], next_slot;
     struct { uint8_t reg, early; int8_t at; } entry[ENTRY_MAX];
     int8_t exit_norm[16], exit_early[16];   /* cycles a result is still pending after the block */
@@ -253,6 +254,7 @@ static void schedule(tb_info *t, const decoded_t *d, int n)
 #define BUCKETS 65536
 static tb_info *table[BUCKETS];
 static uint64_t g_insns, g_cycles, g_snapshots;
+static uint64_t g_branch, g_mispredicts, g_stall;   /* parts of g_cycles, for calibration */
 /* Prediction state restarts (weakly taken) at every counter read, so a case's
  * estimate does not depend on which cases ran before it in the same image. */
 static uint32_t g_gen;
@@ -263,9 +265,10 @@ static const char *profile_path;
 
 static void snapshot(void)
 {
-    char line[64];
-    int len = snprintf(line, sizeof line, "S %llu %llu\n", (unsigned long long)g_insns,
-                       (unsigned long long)g_cycles);
+    char line[128];
+    int len = snprintf(line, sizeof line, "S %llu %llu %llu %llu %llu\n", (unsigned long long)g_insns,
+                       (unsigned long long)g_cycles, (unsigned long long)g_branch,
+                       (unsigned long long)g_mispredicts, (unsigned long long)g_stall);
     if (out_fd >= 0 && write(out_fd, line, (size_t)len) != len) {
         close(out_fd);
         out_fd = -1;
@@ -298,21 +301,23 @@ static uint64_t continuation_cycles(tb_info *p, tb_info *t)
 }
 
 /* Cycles t adds when entered from p, except what the branch predictor decides. */
-static uint32_t edge_cycles(tb_info *p, tb_info *t, int *taken)
+static uint32_t edge_cycles(tb_info *p, tb_info *t, int *taken, uint32_t *branch, uint32_t *stalled)
 {
     uint64_t c = t->cycles;
     *taken = 0;
+    *branch = 0;
+    *stalled = 0;
     switch (p->end) {
     case END_COND:
         *taken = t->pc == p->target;
         if (!M.predictor)
-            c += *taken ? t->enter_cost : (uint64_t)M.not_taken;
+            *branch = *taken ? t->enter_cost : (uint32_t)M.not_taken;
         break;
     case END_DIRECT:
-        c += t->enter_cost;
+        *branch = t->enter_cost;
         break;
     case END_INDIRECT:
-        c += (uint64_t)M.indirect + (t->wide_unaligned_start ? (uint64_t)M.wide_unaligned : 0);
+        *branch = (uint32_t)M.indirect + (t->wide_unaligned_start ? (uint32_t)M.wide_unaligned : 0);
         break;
     default:
         if (t->pc == p->fall)
@@ -328,9 +333,9 @@ static uint32_t edge_cycles(tb_info *p, tb_info *t, int *taken)
             int s = pending - t->entry[i].at;
             if (s > stall) stall = s;
         }
-        c += (uint64_t)stall;
+        *stalled = (uint32_t)stall;
     }
-    return (uint32_t)c;
+    return (uint32_t)(c + *branch + *stalled);
 }
 
 static void on_exec(unsigned int vcpu, void *udata)
@@ -346,21 +351,31 @@ static void on_exec(unsigned int vcpu, void *udata)
             k = 1;
         } else {                                   /* a new edge: time it once, keep it */
             int taken;
+            uint32_t branch, stalled;
             k = p->next_slot;
             p->next_slot ^= 1;
-            p->edge[k] = edge_cycles(p, t, &taken);
+            p->edge[k] = edge_cycles(p, t, &taken, &branch, &stalled);
+            p->edge_branch[k] = (uint16_t)branch;
+            p->edge_stall[k] = (uint16_t)stalled;
             p->edge_taken[k] = (uint8_t)taken;
             p->succ[k] = t;
         }
         c = p->edge[k];
+        g_branch += p->edge_branch[k];
+        g_stall += p->edge_stall[k];
         if (p->end == END_COND && M.predictor) {
             int taken = p->edge_taken[k];
             if (p->pred_gen != g_gen) {
                 p->pred = 2;
                 p->pred_gen = g_gen;
             }
-            if ((p->pred >= 2) != taken) c += (uint64_t)M.mispredict;
-            else if (taken) c += t->enter_cost;
+            if ((p->pred >= 2) != taken) {
+                c += (uint64_t)M.mispredict;
+                g_mispredicts++;
+            } else if (taken) {
+                c += t->enter_cost;
+                g_branch += t->enter_cost;
+            }
             if (taken) { if (p->pred < 3) p->pred++; }
             else if (p->pred > 0) p->pred--;
         }

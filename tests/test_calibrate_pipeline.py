@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bench.commands.calibrate import main as calibrate_main
-from bench.timing.qemu_cycles import parse_parts
+from bench.timing.cycle_parts import parse_parts
 
 pytestmark = pytest.mark.qemu
 

@@ -37,7 +37,8 @@ from bench.errors import BenchError, ConfigError
 from bench.cases.generate import GeneratedCase, generate
 from bench.progress import Progress
 from bench.collect.results import ResultsWriter
-from bench.timing.qemu_cycles import Estimator, parse_parts
+from bench.timing.cycle_parts import parse_parts
+from bench.timing.qemu_cycles import Estimator
 
 log = logging.getLogger(__name__)
 

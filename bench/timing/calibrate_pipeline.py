@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -36,10 +36,7 @@ import yaml
 from bench.errors import BenchError, ConfigError
 from bench.timing import core_model
 from bench.timing.calibrate import _solve, toolchain_tag
-from bench.timing.qemu_cycles import PARTS, parse_parts
-
-WEIGHTS = {"static": "static_scale", "branch": "branch_scale", "mispredicts": "mispredict_cycles",
-           "stall": "stall_scale"}
+from bench.timing.cycle_parts import PARTS, WEIGHTS, parse_parts
 
 
 def observations(board_runs: Sequence[Path], emulated_runs: Sequence[Path]) -> pd.DataFrame:
@@ -110,19 +107,3 @@ def calibrate_pipeline(board_runs: Sequence[Path], emulated_runs: Sequence[Path]
     out.write_text("# Written by python -m bench calibrate --pipeline. Plain data.\n"
                    + yaml.safe_dump(doc, sort_keys=False))
     return out, doc
-
-
-def load_fit(path: Path) -> dict:
-    try:
-        doc = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"fitted timing model {path}: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("kind") != "pipeline-fit":
-        raise ConfigError(f"{path} is not a pipeline fit (python -m bench calibrate --pipeline writes one)")
-    return doc
-
-
-def apply(fitted: Mapping, parts: Mapping) -> float:
-    """Cycles of one case from its parts with the fitted weights."""
-    w = {p: float(fitted["weights"][WEIGHTS[p]]["value"]) for p in PARTS}
-    return sum(w[p] * float(parts[p]) for p in PARTS)

@@ -22,6 +22,7 @@ from elftools.elf.elffile import ELFFile
 
 from bench.errors import BenchError
 from bench.timing import core_model
+from bench.timing.cycle_parts import apply, load_fit
 from bench.timing.plugin_build import plugin_path
 
 MARK_FUNCTION = "board_counter_read"
@@ -65,7 +66,6 @@ class Estimator:
             tmp.replace(params)
         fitted = (board.get("timing") or {}).get("fitted")
         if fitted:
-            from bench.timing.calibrate_pipeline import load_fit   # scipy only when a fit is used
             path = Path(fitted) if Path(fitted).is_absolute() else core_model.cores_dir() / "fitted" / fitted
             fitted = load_fit(path)
         return cls(core=core, params=params, plugin=plugin_path(cache), basis=core_model.describe(model),
@@ -79,7 +79,6 @@ class Estimator:
     def cycles(self, estimate_cycles: float, parts: Mapping | None) -> float:
         """The estimate as reported: the plugin's total, or the board fit applied to its parts."""
         if self.fitted and parts:
-            from bench.timing.calibrate_pipeline import apply
             return apply(self.fitted, parts)
         return estimate_cycles
 
@@ -95,9 +94,6 @@ class Estimator:
         return reader
 
 
-PARTS = ("static", "branch", "mispredicts", "stall")   # what calibrate fits (bench/timing/calibrate_pipeline.py)
-
-
 @dataclass
 class WindowEstimate:
     cycles: float
@@ -106,16 +102,6 @@ class WindowEstimate:
 
     def parts_text(self) -> str:
         return ";".join(f"{k}={v:.2f}" for k, v in (self.parts or {}).items())
-
-
-def parse_parts(text: str) -> dict:
-    """``static=..;branch=..;..`` (results.csv's cycles_parts) back to numbers."""
-    out = {}
-    for item in str(text).split(";"):
-        key, _, value = item.partition("=")
-        if key in PARTS:
-            out[key] = float(value)
-    return out
 
 
 class WindowReader:

@@ -15,6 +15,7 @@ QEMU with the firmware's exit code.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,8 @@ import serial
 from bench.errors import BenchError, ConfigError, TargetError, ToolchainError
 from bench.collect.protocol import LineSplitter, Record
 from bench.targets.base import RunOutcome, connect_uart_socket
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -63,8 +66,7 @@ class QemuTarget:
         """
         self.estimator = estimator
 
-    def command(self, elf: Path, listen_fd: int, cycles_out: Path | None = None) -> list[str]:
-        plugin = self.estimator.qemu_args(elf, cycles_out) if self.estimator and cycles_out else []
+    def command(self, elf: Path, listen_fd: int, plugin: list[str] | None = None) -> list[str]:
         return [
             self.binary, "-M", self.machine, "-display", "none", "-monitor", "none",
             "-nodefaults", "-kernel", str(elf),
@@ -74,21 +76,27 @@ class QemuTarget:
             # port is never free between choosing it and QEMU using it.
             "-chardev", f"socket,id=uart0,fd={listen_fd},server=on,wait=on",
             "-serial", "chardev:uart0",
-            *plugin,
+            *(plugin or []),
         ]
 
     def run(self, elf: Path, on_record: Callable[[Record], None], timeout_s: float) -> RunOutcome:
         with tempfile.TemporaryDirectory(prefix="qemu-cycles-") as tmp:
-            cycles_out = Path(tmp) / "windows.txt" if self.estimator else None
-            if cycles_out is not None:
-                on_record = _with_cycle_estimates(on_record, self.estimator.window_reader(cycles_out))
-            return self._run(elf, on_record, timeout_s, cycles_out)
+            plugin = []
+            if self.estimator is not None:
+                cycles_out = Path(tmp) / "windows.txt"
+                try:
+                    plugin = self.estimator.qemu_args(elf, cycles_out)
+                except BenchError as exc:   # an image without the counter-read symbol: counts only
+                    log.warning("%s: no cycle estimate: %s", elf.parent.name, exc)
+                else:
+                    on_record = _with_cycle_estimates(on_record, self.estimator.window_reader(cycles_out))
+            return self._run(elf, on_record, timeout_s, plugin)
 
     def _run(self, elf: Path, on_record: Callable[[Record], None], timeout_s: float,
-             cycles_out: Path | None) -> RunOutcome:
+             plugin: list[str]) -> RunOutcome:
         start = time.monotonic()
         splitter = LineSplitter()
-        with _qemu_session(self, elf, cycles_out) as (proc, port_serial):
+        with _qemu_session(self, elf, plugin) as (proc, port_serial):
             status, detail = "ok", ""
             # Read until end of stream: QEMU closes the UART socket when it exits,
             # after everything it sent. pyserial's socket read() throws away what
@@ -138,7 +146,7 @@ def _with_cycle_estimates(on_record: Callable[[Record], None], reader):
 
 
 @contextlib.contextmanager
-def _qemu_session(target: QemuTarget, elf: Path, cycles_out: Path | None = None):
+def _qemu_session(target: QemuTarget, elf: Path, plugin: list[str] | None = None):
     """Start QEMU and connect to its UART; always kills QEMU and closes the port.
 
     We bind and listen on a loopback port ourselves and pass the socket to
@@ -150,7 +158,7 @@ def _qemu_session(target: QemuTarget, elf: Path, cycles_out: Path | None = None)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         port = listener.getsockname()[1]
-        proc = subprocess.Popen(target.command(elf, listener.fileno(), cycles_out), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(target.command(elf, listener.fileno(), plugin), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=[listener.fileno()])
     ser = None

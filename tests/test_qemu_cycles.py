@@ -95,3 +95,17 @@ def test_bad_model_entries_are_config_errors(tmp_path, monkeypatch):
     model["classes"]["alu"] = {**model["classes"]["alu"], "source": "a blog"}
     with pytest.raises(ConfigError, match="class alu names source 'a blog'"):
         core_model.validate(model, "test")
+
+
+def test_data_wait_states_charge_every_access_to_the_region(tmp_path, have_qemu_toolchain, isolated_cache):
+    """Weights, input and literals sit in FLASH on qemu_m7: 2 wait states per access there add
+    exactly 2 x the reads Unicorn counts in that region (an independent count)."""
+    plain = bench_run(tmp_path / "plain", "op=depthwise", "sweep=smoke").set_index("case_id")
+    waits = bench_run(tmp_path / "waits", "op=depthwise", "sweep=smoke",
+                      "+board.timing.data_wait={FLASH: 2}").set_index("case_id")
+    unicorn = bench_run(tmp_path / "mix", "op=depthwise", "sweep=smoke", "run.instruction_mix=true",
+                        "+board.cycle_model={core: cortex-m7, data_wait_cycles: {FLASH: 2.0}}")
+    reads = pd.read_csv(tmp_path / "mix" / "instruction_mix.csv").set_index("case_id")["reads_FLASH"]
+    assert (reads > 0).all() and len(unicorn) == len(plain)
+    extra = waits["cycles_estimated"] - plain["cycles_estimated"]
+    assert (extra == 2 * reads.reindex(extra.index)).all()

@@ -122,6 +122,28 @@ def fetch_wait(board: Mapping) -> int:
     return int(waits.get(region, 0))
 
 
+def data_waits(board: Mapping) -> list[tuple[int, int, int]]:
+    """(start, end, cycles) of every memory region with data wait states.
+
+    From ``board.timing.data_wait: {REGION: cycles per access}`` (TCM: 0;
+    internal flash read through its accelerator or a D-cache hit: 0 as a
+    stated assumption; flash without them: its wait states at the board's
+    clock). Every data access into such a region costs that many cycles more.
+    """
+    waits = (board.get("timing") or {}).get("data_wait") or {}
+    memory = board.get("memory") or {}
+    out = []
+    for region, cycles in waits.items():
+        if int(cycles) <= 0:
+            continue
+        if region not in memory:
+            raise ConfigError(f"board timing.data_wait names {region!r}, not a memory region of the board "
+                              f"({', '.join(memory)})")
+        lo = int(memory[region]["origin"])
+        out.append((lo, lo + int(memory[region]["size_kb"]) * 1024, int(cycles)))
+    return out
+
+
 def param_text(model: Mapping, board: Mapping | None = None) -> str:
     """The plugin's parameter file: one ``key value`` per line, classes as rows."""
     lines = [f"# {model['core']}: generated from conf/cores/{model['core']}.yaml by bench.timing.core_model"]
@@ -131,6 +153,7 @@ def param_text(model: Mapping, board: Mapping | None = None) -> str:
     lines += [f"{k} {v}" for k, v in pipeline.items()]
     lines += [f"{k} {int(model['branches'][k]['value'])}" for k in BRANCH_KEYS]
     lines += [f"cap.{u} {int(model['units'][u]['value'])}" for u in UNITS]
+    lines += [f"dwait {lo:#x} {hi:#x} {cycles}" for lo, hi, cycles in data_waits(board or {})]
     for name in CLASS_NAMES:
         c = model["classes"][name]
         mask = sum(1 << UNITS.index(u) for u in c.get("units") or [])

@@ -51,6 +51,11 @@ const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *);
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *);
 void qemu_plugin_register_atexit_cb(qemu_plugin_id_t, qemu_plugin_udata_cb_t, void *);
+typedef uint32_t qemu_plugin_meminfo_t;
+enum qemu_plugin_mem_rw { QEMU_PLUGIN_MEM_R = 1, QEMU_PLUGIN_MEM_W, QEMU_PLUGIN_MEM_RW };
+typedef void (*qemu_plugin_vcpu_mem_cb_t)(unsigned int, qemu_plugin_meminfo_t, uint64_t, void *);
+void qemu_plugin_register_vcpu_mem_cb(struct qemu_plugin_insn *, qemu_plugin_vcpu_mem_cb_t,
+                                      enum qemu_plugin_cb_flags, enum qemu_plugin_mem_rw, void *);
 __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 
 /* ---- the model's parameters (written by bench/timing/core_model.py) ----- */
@@ -77,6 +82,8 @@ static struct {
     int predictor;           /* 1: dynamic 2-bit prediction, costs below apply */
     int predicted_taken, mispredict, indirect;
     int fetch_wait;          /* wait states per instruction fetch beat (code region) */
+    int n_dwait;             /* data regions with wait states: every access there adds them */
+    struct { uint64_t lo, hi; int cycles; } dwait[8];
     class_param_t cls[C_COUNT];
 } M;
 
@@ -102,6 +109,18 @@ static int load_params(const char *path)
         if (key[0] == '#') {                       /* comment: skip the line */
             int ch;
             while ((ch = fgetc(f)) != EOF && ch != '\n') {}
+            continue;
+        }
+        if (!strcmp(key, "dwait")) {
+            unsigned long long lo, hi;
+            int cyc;
+            if (fscanf(f, "%llx %llx %d", &lo, &hi, &cyc) != 3 || M.n_dwait >= 8) {
+                fclose(f);
+                return -1;
+            }
+            M.dwait[M.n_dwait].lo = lo;
+            M.dwait[M.n_dwait].hi = hi;
+            M.dwait[M.n_dwait++].cycles = cyc;
             continue;
         }
         if (!strcmp(key, "class")) {
@@ -399,6 +418,17 @@ static void on_exec_profiled(unsigned int vcpu, void *udata)
     t->prof_cycles += g_cycles - before;
 }
 
+/* A data access to a region with wait states (only registered when the board has one). */
+static void on_mem(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata)
+{
+    (void)vcpu, (void)info, (void)udata;
+    for (int i = 0; i < M.n_dwait; i++)
+        if (vaddr >= M.dwait[i].lo && vaddr < M.dwait[i].hi) {
+            g_cycles += (uint64_t)M.dwait[i].cycles;
+            return;
+        }
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     size_t n = qemu_plugin_tb_n_insns(tb);
@@ -436,6 +466,10 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         table[h] = t;
     }
     qemu_plugin_register_vcpu_tb_exec_cb(tb, profile_path ? on_exec_profiled : on_exec, QEMU_PLUGIN_CB_NO_REGS, t);
+    if (M.n_dwait)
+        for (size_t i = 0; i < n; i++)
+            qemu_plugin_register_vcpu_mem_cb(qemu_plugin_tb_get_insn(tb, i), on_mem, QEMU_PLUGIN_CB_NO_REGS,
+                                             QEMU_PLUGIN_MEM_RW, NULL);
 }
 
 static void on_qemu_exit(qemu_plugin_id_t id, void *p)

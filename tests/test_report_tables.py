@@ -24,8 +24,17 @@ def test_two_board_report_from_hand_made_runs(tmp_path):
     md_path = write_report([tmp_path / "board_a", tmp_path / "board_b"], out)
     md = md_path.read_text()
     html = (out / "report.html").read_text()
-    assert (out / "board_comparison.png").exists()
-    assert "eta_op by board and kernel library" in html
+    assert (out / "eta_op_overview.png").exists()
+    # The answer first: one sentence per board, then the per-operator chart as the first figure.
+    result = html.split("<h2>Result</h2>")[1].split("<h2>")[0]
+    for board, dw in (("board_a", 0.2), ("board_b", 0.5)):
+        # pointwise costs 3 nJ/MAC against the standard conv's 4 in every slot: eta 1.33
+        assert f"On {board}, pointwise does a MAC most cheaply (geometric-mean eta_op 1.33" in result
+        assert "cheapest in 3 of 3 layer slots" in result
+        assert f"depthwise {dw:.2f}" in result
+    assert result.index("<li>") < result.index("<img") and html.index("<img") == html.index(
+        "<img alt='eta_op per operator")
+    assert "<details>" in html and html.index("<details>") > html.index("<h2>Plots</h2>")
     summary = pd.read_csv(out / "summary.csv").set_index(["board", "op"])
     assert summary.loc[("board_a", "depthwise"), "eta_geomean"] == pytest_approx(4.0 / 20.0)
     assert summary.loc[("board_b", "depthwise"), "eta_geomean"] == pytest_approx(4.0 / 8.0)

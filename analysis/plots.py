@@ -15,7 +15,7 @@ import pandas as pd
 
 from bench.cases import OPS as CONV_OPS
 
-from .eta import SLOT_KEYS, sweep_slots
+from .eta import sweep_slots
 from .headline import with_series
 from .plot_style import finish, geomean, op_style, plt
 

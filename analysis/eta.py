@@ -202,7 +202,7 @@ def trends(table: pd.DataFrame) -> pd.DataFrame:
         g = (t.groupby(["board", "kernels", "op", col], sort=True)["eta_op"]
              .agg(cases="count", eta_geomean=lambda s: float(np.exp(np.log(s).mean())))
              .reset_index().rename(columns={col: "value"}))
-        g.insert(3, "axis", {"channels": "C_in", "map": "H*W", "kernel": "k (of the matched standard conv)"}[axis])
+        g.insert(3, "axis", {"channels": "c_in", "map": "h*w", "kernel": "ref_k"}[axis])
         out.append(g)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 

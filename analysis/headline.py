@@ -12,7 +12,7 @@ from bench.cases import OPS as CONV_OPS
 
 from .eta import TREND_AXES, operator_summary, sweep_slots
 
-AXIS_WORDS = {"channels": ("input channels", "C_in"), "map": ("map size", "H*W"),
+AXIS_WORDS = {"channels": ("input channels", "c_in"), "map": ("map size", "h*w"),
               "kernel": ("kernel size", "k")}
 SLOT_KEYS = ["h", "w", "c_in", "slot_c_out", "ref_k", "stride", "padding"]
 
@@ -61,7 +61,7 @@ def _slot_winners(sub: pd.DataFrame) -> pd.DataFrame:
 def _where(slots: pd.DataFrame) -> str:
     """The shape range a set of slots covers, in the report's vocabulary."""
     parts = []
-    for col, name in (("c_in", "C_in"), ("h", "H"), ("ref_k", "k")):
+    for col, name in (("c_in", "c_in"), ("h", "h"), ("ref_k", "k")):
         lo, hi = int(slots[col].min()), int(slots[col].max())
         parts.append(f"{name} {lo}" if lo == hi else f"{name} {lo}-{hi}")
     return ", ".join(parts)

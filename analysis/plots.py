@@ -111,8 +111,8 @@ def _slot_text(r) -> str:
 
 
 MISSING_NOTE = "no bar: not in these runs (not swept for that operator, or the case failed: see Warnings)"
-MOVED_NOTE = ("†: depthwise keeps C_out = C_in, so in a slot with C_out ≠ C_in its bar is the case "
-              "C_in → C_in, compared with the standard conv C_in → C_in")
+MOVED_NOTE = ("†: depthwise keeps c_out = c_in, so in a slot with c_out ≠ c_in its bar is the case "
+              "c_in → c_in, compared with the standard conv c_in → c_in")
 def eta_by_slot(table: pd.DataFrame, path: Path) -> Path:
     """eta_op of each operator in each layer slot, slots sorted by the standard conv's MACs;
     missing bars lettered with their reason, cases equal to the standard conv hatched."""
@@ -169,7 +169,7 @@ def eta_by_slot(table: pd.DataFrame, path: Path) -> Path:
             handles.append(mpatches.Patch(facecolor="white", edgecolor="black", hatch="////"))
             labels.append("= the standard conv\n(1x1 slot: pointwise is it)")
         ax.legend(handles, labels, frameon=False, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    axes[-1, 0].set_xlabel("layer slot: H x W x C_in → C_out, k of the standard conv, stride")
+    axes[-1, 0].set_xlabel("layer slot: h x w x c_in → c_out, k of the standard conv, stride")
     if notes:
         fig.text(0.01, -0.01, "\n".join(sorted(notes)), fontsize=7, va="top", color="#444444")
     fig.tight_layout()
@@ -208,7 +208,7 @@ def eta_vs_channels(table: pd.DataFrame, path: Path) -> Path:
                         ax.plot(line.index, line.values, color=kcolor[k], linewidth=1.3, zorder=2)
             ax.set_xscale("log", base=2)
             ax.xaxis.set_major_formatter(mticker.ScalarFormatter())
-            ax.set_xlabel("C_in")
+            ax.set_xlabel("c_in (input channels)")
             _eta_axis(ax, top)
             ax.set_title(f"{op} ({series})" if len(groups) > 1 else op, fontsize=9)
             if col == 0:
@@ -222,7 +222,7 @@ def eta_vs_channels(table: pd.DataFrame, path: Path) -> Path:
                        bbox_to_anchor=(1.02, 1.0), title="k of the standard conv", title_fontsize=7.5)
     prov = ", ".join(sorted(t["eta_provenance"].dropna().unique())) or "none"
     fig.suptitle(f"η_op against input channels, one line per kernel size (energy {prov}; "
-                 "map size varies with C_in in the sweep)", fontsize=9)
+                 "map size varies with c_in in the sweep)", fontsize=9)
     fig.tight_layout()
     return finish(fig, path)
 

@@ -141,7 +141,7 @@ def _sections(results, table, summary, trend, figures, predictor) -> list[Sectio
     sections = [result, _warnings(results, table)]
     s = Section("Summary per operator")
     s.p("eta_op (from energy per MAC): geometric mean, min and max over the cases; `eta_slope_*` is the "
-        "log-log slope of eta_op against C_in, H*W and the matched standard conv's k (+0.5: eta_op grows "
+        "log-log slope of eta_op against c_in, h*w and the matched standard conv's k (+0.5: eta_op grows "
         "about 1.4x when that axis doubles), with the energy's provenance. `eta_metric_geomean` is the same "
         "ratio from the metric per MAC (instructions or cycles) with the metric's provenance; the two differ "
         "when the energy model is not proportional to the metric. Cases that are the standard conv under "
@@ -409,17 +409,41 @@ def _latex(df: pd.DataFrame, path: Path, caption: str, label: str) -> Path:
     return path
 
 
+def fresh_report_dir(runs: list[Path], root: Path = Path("runs") / "reports") -> Path:
+    """runs/reports/<date>/<time>_<what>: a new folder each time, never one that exists."""
+    from datetime import datetime
+
+    what = Path(runs[0]).name if len(runs) == 1 else f"{len(runs)}_runs"
+    now = datetime.now()
+    base = root / now.strftime("%Y-%m-%d") / f"{now.strftime('%H-%M-%S')}_{what}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}_{n}")
+    return out
+
+
 def main(args: list[str]) -> int:
-    """``python -m bench report RUN...``"""
+    """``python -m bench report RUN...``: run references are paths, not config values, so this
+    command takes them as arguments rather than Hydra overrides (docs/analysis.md)."""
+    from bench.errors import ConfigError
+
+    from .headline import print_summary
+
     parser = argparse.ArgumentParser(prog="python -m bench report",
                                      description="eta_op tables (CSV, Markdown, LaTeX), plots, report.md and a "
                                                  "self-contained report.html for one or more runs")
-    parser.add_argument("runs", nargs="+", help="run folders, multirun folders or globs")
+    parser.add_argument("runs", nargs="+",
+                        help="run folders, multirun folders, globs, `latest` (the newest run) or results-store ids")
     parser.add_argument("--out", type=Path,
-                        help="output folder (default: the run folder when there is one run, else reports/)")
+                        help="output folder (default: a new runs/reports/<date>/<time>_<run or N_runs>)")
+    parser.add_argument("--force", action="store_true", help="replace a report that --out already holds")
     ns = parser.parse_args(args)
     runs = find_runs(ns.runs)
-    out = ns.out or (runs[0] if len(runs) == 1 else Path("reports"))
+    out = ns.out or fresh_report_dir(runs)
+    if (out / "report.md").exists() and not ns.force:
+        raise ConfigError(f"{out} already holds a report; choose another --out, or add --force to replace it")
     md = write_report(runs, out)
+    print_summary(pd.read_csv(out / "eta_op.csv"))
     print(f"report: {md}\n        {md.with_suffix('.html')}")
     return 0

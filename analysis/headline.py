@@ -76,13 +76,13 @@ def _strongest_trend(rows: pd.DataFrame) -> str:
             if pd.notna(slope) and (best is None or abs(slope) > abs(best[2])):
                 best = (r.op, axis, slope)
     if not any_slope:
-        return "too few shapes per operator (3 needed) to say how eta_op moves with shape"
+        return "too few shapes per operator (3 needed) to say how η_op moves with shape"
     if best is None or abs(best[2]) < 0.05:
-        return "no operator's eta_op moves noticeably with channels, map size or kernel size"
+        return "no operator's η_op moves noticeably with channels, map size or kernel size"
     op, axis, slope = best
     words, sym = AXIS_WORDS[axis]
     verb = "rises" if slope > 0 else "falls"
-    return (f"the strongest shape effect is {op}'s eta_op, which {verb} with {words} "
+    return (f"the strongest shape effect is {op}'s η_op, which {verb} with {words} "
             f"(x{2 ** slope:.2f} per doubling of {sym}; log-log slope {slope:+.2f})")
 
 
@@ -95,15 +95,15 @@ def sentence(table: pd.DataFrame, series: str, rows: pd.DataFrame) -> str:
     means = {r.op: (1.0 if r.op == "standard" else r.eta_geomean) for r in rows.itertuples()
              if pd.notna(r.eta_geomean)}
     if not means:
-        return f"{series}: no operator has an eta_op (no matched standard conv measured)."
+        return f"{series}: no operator has an η_op (no matched standard conv measured)."
     means.setdefault("standard", 1.0)
     best = max(means, key=means.get)
     others = ", ".join(f"{op} {means[op]:.2f}" for op in CONV_OPS if op in means and op not in ("standard", best))
     if best == "standard":
         head = (f"On {series}, the standard convolution does a MAC most cheaply: no other operator's "
-                f"geometric-mean eta_op reaches 1 ({others})")
+                f"geometric-mean η_op reaches 1 ({others})")
     else:
-        head = (f"On {series}, {best} does a MAC most cheaply (geometric-mean eta_op {means[best]:.2f}, "
+        head = (f"On {series}, {best} does a MAC most cheaply (geometric-mean η_op {means[best]:.2f}, "
                 f"i.e. {means[best]:.2f}x the standard convolution's MACs per joule"
                 + (f"; {others})" if others else ")"))
     winners = _slot_winners(sub)
@@ -137,11 +137,11 @@ def print_summary(table: pd.DataFrame, console=None) -> list[str]:
     for (series, grp), text in zip(rows.groupby("series", sort=False), texts):
         unit = grp["metric_unit"].iloc[0]
         prov = ", ".join(sorted(set(grp["eta_provenance"].dropna())))
-        t = Table(title=f"{series}: eta_op = E_standard / E_op per MAC (energy {prov}; >1 cheaper than "
+        t = Table(title=f"{series}: η_op = E_standard / E_op per MAC (energy {prov}; >1 cheaper than "
                         f"standard)", title_justify="left", box=None, pad_edge=False)
         t.add_column("operator")
         t.add_column("cases", justify="right")
-        t.add_column("eta_op geomean", justify="right")
+        t.add_column("η_op geomean", justify="right")
         t.add_column("range", justify="right")
         t.add_column(f"{unit}/MAC", justify="right")
         est = "cycles_estimated_per_mac" in grp and grp["cycles_estimated_per_mac"].notna().any()

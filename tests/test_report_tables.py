@@ -29,7 +29,7 @@ def test_two_board_report_from_hand_made_runs(tmp_path):
     result = html.split("<h2>Result</h2>")[1].split("<h2>")[0]
     for board, dw in (("board_a", 0.2), ("board_b", 0.5)):
         # pointwise costs 3 nJ/MAC against the standard conv's 4 in every slot: eta 1.33
-        assert f"On {board}, pointwise does a MAC most cheaply (geometric-mean eta_op 1.33" in result
+        assert f"On {board}, pointwise does a MAC most cheaply (geometric-mean η_op 1.33" in result
         assert "cheapest in 3 of 3 layer slots" in result
         assert f"depthwise {dw:.2f}" in result
     assert result.index("<li>") < result.index("<img") and html.index("<img") == html.index(

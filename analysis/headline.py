@@ -21,9 +21,9 @@ def with_series(table: pd.DataFrame) -> pd.DataFrame:
     """Adds ``series``: the board (with its core), plus the kernel library when a report holds
     more than one; the unit every per-board figure and sentence is grouped by."""
     several_libs = table["kernels"].nunique() > 1
-    core = table["core"] if "core" in table else pd.Series("", index=table.index)
-    board = table["board"].astype(str) + np.where(core.fillna("").astype(str) != "",
-                                                  " (" + core.fillna("").astype(str) + ")", "")
+    core = table["core"].astype(object) if "core" in table else pd.Series("", index=table.index)
+    core = core.where(core.notna(), "").astype(str)  # no core recorded (older runs): board alone
+    board = table["board"].astype(str) + np.where(core != "", " (" + core + ")", "")
     series = board + (" / " + table["kernels"].astype(str) if several_libs else "")
     return table.assign(series=series)
 

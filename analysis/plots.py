@@ -62,12 +62,12 @@ def overview(table: pd.DataFrame, path: Path) -> Path:
         hi = np.array([g.get_group(op).max() if op in g.groups else np.nan for op in ops])
         color = [op_style(op)[0] for op in ops] if len(series) == 1 else colors(n % 10)
         left.bar(xs, mean, width * 0.92, color=color, edgecolor="black", linewidth=0.5, label=s)
-        left.errorbar(xs, mean, yerr=[mean - lo, hi - mean], fmt="none", ecolor="black", capsize=3,
+        left.errorbar(xs, mean, yerr=[np.clip(mean - lo, 0, None), np.clip(hi - mean, 0, None)], fmt="none", ecolor="black", capsize=3,
                       linewidth=0.8)
         for x, m in zip(xs, mean):
-            if np.isfinite(m):
-                left.annotate(f"{m:.2f}", xy=(x, m), xytext=(2, 2), textcoords="offset points",
-                              fontsize=7, ha="left")
+            if np.isfinite(m):  # inside the bar, clear of the whiskers and the neighbours
+                left.annotate(f"{m:.2f}", xy=(x, m / 2), ha="center", va="center", fontsize=7,
+                              bbox=dict(facecolor="white", edgecolor="none", pad=1, alpha=0.85))
         top = max(top, np.nanmax(hi) if np.isfinite(hi).any() else 1.0)
     left.set_xticks(range(len(ops)), ops)
     _eta_axis(left, top)

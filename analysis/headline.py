@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.cases import OPS as CONV_OPS
+from bench.cases.spec import OPS as CONV_OPS
 
 from .eta import TREND_AXES, operator_summary, sweep_slots
 

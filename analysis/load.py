@@ -2,79 +2,13 @@
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
-from omegaconf import OmegaConf
 
+from bench.collect.run_folder import find_runs, latest_run, run_config  # noqa: F401 - part of this module's API
 from bench.errors import BenchError
-
-
-def latest_run(root: Path = Path("runs")) -> Path:
-    """The newest run under runs/ (by its results.csv); a multirun's whole sweep folder when the
-    newest run is one of its jobs, so that ``report latest`` after ``run -m`` covers every job."""
-    found = [p for p in root.rglob("results.csv") if "reports" not in p.relative_to(root).parts[:1]]
-    if not found:
-        raise BenchError(f"no run under {root}/ yet: python -m bench run writes one")
-    run = max(found, key=lambda p: p.stat().st_mtime).parent
-    return run.parent if (run.parent / "multirun.yaml").exists() else run
-
-
-def _store_run(ref: str) -> Path:
-    """A run by its results-store id (``12`` or ``#12``, as ``python -m bench store list`` shows)."""
-    from bench.store import Store, resolve_path
-
-    if not resolve_path().exists():
-        raise BenchError(f"{ref!r} looks like a store id, but there is no results store at {resolve_path()}")
-    with Store() as store:
-        return Path(store.run(int(ref.lstrip("#"))).path)
-
-
-def resolve_run_refs(refs: Iterable[str | Path]) -> list[str | Path]:
-    """Paths and globs as given; ``latest`` and store ids (``12``, ``#12``) turned into folders."""
-    out: list[str | Path] = []
-    for ref in refs:
-        text = str(ref)
-        if text == "latest":
-            out.append(latest_run())
-        elif text.lstrip("#").isdigit() and not Path(text).exists():
-            out.append(_store_run(text))
-        else:
-            out.append(ref)
-    return out
-
-
-def find_runs(patterns: Iterable[str | Path]) -> list[Path]:
-    """Run folders under the given references: a run folder, a multirun folder, globs of either,
-    ``latest`` (the newest run) or a results-store id."""
-    runs: list[Path] = []
-    patterns = resolve_run_refs(patterns)
-    for pattern in patterns:
-        matches = [Path(p) for p in glob.glob(str(pattern))] or [Path(pattern)]
-        for match in matches:
-            if (match / "results.csv").exists():
-                runs.append(match)
-            elif match.is_dir():
-                runs += sorted(p.parent for p in match.rglob("results.csv"))
-    runs = list(dict.fromkeys(runs))
-    if not runs:
-        raise BenchError(f"no results.csv under {', '.join(map(str, patterns))}; give a run folder from "
-                         "runs/, a glob, latest, or a store id (python -m bench store list)")
-    return runs
-
-
-def run_config(run: Path) -> dict:
-    """The run's composed config (config.resolved.yaml, else .hydra/config.yaml), or {}."""
-    for name in ("config.resolved.yaml", ".hydra/config.yaml"):
-        path = Path(run) / name
-        if path.exists():
-            try:
-                return OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-            except Exception:  # noqa: BLE001 - a config we cannot resolve is reported as absent
-                continue
-    return {}
 
 
 def load_results(patterns: Iterable[str | Path]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.cases import OPS as CONV_OPS
+from bench.cases.spec import OPS as CONV_OPS
 
 from .eta import sweep_slots
 from .headline import with_series

@@ -18,7 +18,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from bench.cases import OPS as CONV_OPS
+from bench.cases.spec import OPS as CONV_OPS
 
 from bench.progress import Progress
 
@@ -209,7 +209,7 @@ def _constant_columns_once(df: pd.DataFrame, section: Section) -> pd.DataFrame:
 
 
 def _configuration(results: pd.DataFrame) -> Section:
-    from bench.energy import describe
+    from bench.power.energy import describe
 
     s = Section("Configuration")
     items = []

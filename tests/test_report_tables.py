@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from analysis.report import write_report
-from bench.cases import CaseSpec
+from bench.cases.spec import CaseSpec
 from tests.test_analysis_eta import row, slot_cases
 
 

@@ -123,7 +123,7 @@ def sentences(table: pd.DataFrame, rows: pd.DataFrame | None = None) -> list[str
 def _range(r) -> str:
     if r.op == "standard" or pd.isna(r.eta_min):
         return "-"
-    return f"{r.eta_min:.2f}-{r.eta_max:.2f}"
+    return f"{r.eta_min:.3g}-{r.eta_max:.3g}"
 
 
 def print_summary(table: pd.DataFrame, console=None) -> list[str]:

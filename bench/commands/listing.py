@@ -30,9 +30,15 @@ def _describe(path: Path) -> str:
     """The yaml's description: key, else its first comment line."""
     cfg = OmegaConf.load(path)
     text = cfg.get("description") if hasattr(cfg, "get") else None
-    if not text:
-        comments = [ln.lstrip("# ").strip() for ln in path.read_text().splitlines() if ln.startswith("#")]
-        text = comments[0] if comments else ""
+    if not text:  # the first sentence of the leading comment
+        block = []
+        for ln in path.read_text().splitlines():
+            if not ln.startswith("#"):
+                break
+            block.append(ln.lstrip("# ").strip())
+        text = " ".join(block)
+        text = text.split(". ")[0].split(": ")[0].rstrip(".:") if text else ""
+        text = text if len(text) <= 100 else text[:97] + "..."
     details = []
     if "core" in cfg and path.parent.name == "board":
         details.append(f"core {cfg.core}")

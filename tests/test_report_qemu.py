@@ -18,13 +18,13 @@ pytestmark = pytest.mark.qemu
 
 # Six small slots: enough shapes for leave-one-shape-out, seconds on QEMU.
 SMALL_SLOTS = [
-    {"hw": 6, "cin": 8, "cout": 8, "k": 3, "stride": 1},
-    {"hw": 8, "cin": 16, "cout": 32, "k": 3, "stride": 1},
-    {"hw": 8, "cin": 8, "cout": 16, "k": 5, "stride": 2},
-    {"hw": 10, "cin": 12, "cout": 12, "k": 3, "stride": 1},
-    {"hw": 12, "cin": 8, "cout": 8, "k": 1, "stride": 1},
-    {"hw": 12, "cin": 4, "cout": 8, "k": 3, "stride": 2},
-    {"hw": 7, "cin": 24, "cout": 24, "k": 3, "stride": 1},
+    {"h": 6, "c_in": 8, "c_out": 8, "k": 3, "stride": 1},
+    {"h": 8, "c_in": 16, "c_out": 32, "k": 3, "stride": 1},
+    {"h": 8, "c_in": 8, "c_out": 16, "k": 5, "stride": 2},
+    {"h": 10, "c_in": 12, "c_out": 12, "k": 3, "stride": 1},
+    {"h": 12, "c_in": 8, "c_out": 8, "k": 1, "stride": 1},
+    {"h": 12, "c_in": 4, "c_out": 8, "k": 3, "stride": 2},
+    {"h": 7, "c_in": 24, "c_out": 24, "k": 3, "stride": 1},
 ]
 
 

@@ -57,17 +57,16 @@ def _newest(pattern: str, ws: Path) -> str:
 
 
 def _fill(line: str, ws: Path) -> list[str]:
-    args = shlex.split(line)
+    filled = line
+    if "runs/multirun/<date>/<time>" in filled:
+        filled = filled.replace("runs/multirun/<date>/<time>", _newest("runs/multirun/*/*", ws))
+    for placeholder in ("runs/<run>", "runs/<board run>"):
+        if placeholder in filled:
+            filled = filled.replace(placeholder, _newest("runs/2*/*", ws))
+    assert "<" not in filled, f"unknown placeholder in README line: {line}"
+    args = shlex.split(filled)
     assert args[:3] == ["python", "-m", "bench"], line
-    args = [sys.executable, "-m", "bench", *args[3:]]
-    out = []
-    for arg in args:
-        if arg == "runs/multirun/<date>/<time>":
-            arg = _newest("runs/multirun/*/*", ws)
-        elif arg in ("runs/<run>", "runs/<board run>...", "runs/<board run>"):
-            arg = _newest("runs/2*/*", ws)
-        assert "<" not in arg, f"unknown placeholder in README line: {line}"
-        out.append(arg)
+    out = [sys.executable, "-m", "bench", *args[3:]]
     command = args[3] if len(args) > 3 else ""
     if command == "run" and "--help" not in out and not any(a.startswith("sweep=") for a in out):
         out.append("sweep=smoke")

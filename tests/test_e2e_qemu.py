@@ -43,9 +43,11 @@ def test_each_op_runs_bit_exact_and_deterministic(op, tmp_path, have_qemu_toolch
     eta = pd.read_csv(first / "eta_op.csv")
     subjects = eta[eta["op"] == op]
     assert subjects["eta_op"].notna().all()
-    for name in ("report.md", "energy_per_mac.png", "eta_op_by_slot.png", "firmware_sizes.csv",
+    for name in ("report.md", "eta_op_overview.png", "energy_per_mac.png", "firmware_sizes.csv",
                  "config.resolved.yaml"):
         assert (first / name).exists(), name
+    # Per-slot eta_op bars only where an operator is compared with the standard conv.
+    assert (first / "eta_op_by_slot.png").exists() == (op != "standard")
     assert len(list((first / "models").glob("*.tflite"))) == len(a)
 
 
@@ -58,6 +60,9 @@ def test_multirun_writes_combined_report(tmp_path, have_qemu_toolchain, isolated
     assert len(jobs) == 2
     eta = pd.read_csv(tmp_path / "eta_op.csv")
     assert set(eta["op"]) == {"standard", "depthwise"}
+    # The terminal gets the answer, not the internals (those are in each job's run.log).
+    assert "does a MAC most cheaply" in proc.stdout and "combined report over all jobs" in proc.stdout
+    assert "banner" not in proc.stdout + proc.stderr and "banner" in (jobs[0] / "run.log").read_text()
 
 
 def test_counter_wrap_is_handled(compose_cfg, tmp_path, have_qemu_toolchain, isolated_cache):

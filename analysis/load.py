@@ -7,8 +7,15 @@ from typing import Iterable
 
 import pandas as pd
 
-from bench.collect.run_folder import find_runs, latest_run, run_config  # noqa: F401 - part of this module's API
+from bench.collect import run_folder
+from bench.collect.run_folder import run_config  # noqa: F401 - part of this module's API
+from bench.store.db import store_refs
 from bench.errors import BenchError
+
+
+def find_runs(refs: Iterable[str | Path]) -> list[Path]:
+    """Run folders from references: paths, globs, ``latest`` or results-store ids."""
+    return run_folder.find_runs(store_refs(refs))
 
 
 def load_results(patterns: Iterable[str | Path]) -> pd.DataFrame:

@@ -213,7 +213,7 @@ def eta_vs_channels(table: pd.DataFrame, path: Path) -> Path:
             ax.set_title(f"{op} ({series})" if len(groups) > 1 else op, fontsize=9)
             if col == 0:
                 ax.set_ylabel(r"$\eta_{op}$")
-    handles, labels = {}, []
+    handles = {}
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(lab, h)

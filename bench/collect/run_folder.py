@@ -22,33 +22,15 @@ def latest_run(root: Path = Path("runs")) -> Path:
     return run.parent if (run.parent / "multirun.yaml").exists() else run
 
 
-def _store_run(ref: str) -> Path:
-    """A run by its results-store id (``12`` or ``#12``, as ``python -m bench store list`` shows)."""
-    from bench.store.db import Store, resolve_path
-
-    if not resolve_path().exists():
-        raise BenchError(f"{ref!r} looks like a store id, but there is no results store at {resolve_path()}")
-    with Store() as store:
-        return Path(store.run(int(ref.lstrip("#"))).path)
-
-
 def resolve_run_refs(refs: Iterable[str | Path]) -> list[str | Path]:
-    """Paths and globs as given; ``latest`` and store ids (``12``, ``#12``) turned into folders."""
-    out: list[str | Path] = []
-    for ref in refs:
-        text = str(ref)
-        if text == "latest":
-            out.append(latest_run())
-        elif text.lstrip("#").isdigit() and not Path(text).exists():
-            out.append(_store_run(text))
-        else:
-            out.append(ref)
-    return out
+    """Paths and globs as given; ``latest`` turned into the newest run's folder. (Results-store
+    ids are turned into folders by bench.store.db.store_refs, which the commands call first.)"""
+    return [latest_run() if str(ref) == "latest" else ref for ref in refs]
 
 
 def find_runs(patterns: Iterable[str | Path]) -> list[Path]:
     """Run folders under the given references: a run folder, a multirun folder, globs of either,
-    ``latest`` (the newest run) or a results-store id."""
+    or ``latest`` (the newest run)."""
     runs: list[Path] = []
     patterns = resolve_run_refs(patterns)
     for pattern in patterns:

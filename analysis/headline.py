@@ -137,8 +137,9 @@ def print_summary(table: pd.DataFrame, console=None) -> list[str]:
     for (series, grp), text in zip(rows.groupby("series", sort=False), texts):
         unit = grp["metric_unit"].iloc[0]
         prov = ", ".join(sorted(set(grp["eta_provenance"].dropna())))
-        t = Table(title=f"{series}: η_op = E_standard / E_op per MAC (energy {prov}; >1 cheaper than "
-                        f"standard)", title_justify="left", box=None, pad_edge=False)
+        console.print(f"[bold]{series}[/bold]: η_op = E_standard / E_op per MAC (>1: cheaper than the "
+                      f"standard conv; energy {prov})", highlight=False)
+        t = Table(box=None, pad_edge=False)
         t.add_column("operator")
         t.add_column("cases", justify="right")
         t.add_column("η_op geomean", justify="right")
@@ -154,10 +155,9 @@ def print_summary(table: pd.DataFrame, console=None) -> list[str]:
                 cells.append(f"{r.cycles_estimated_per_mac:.3g}")
             t.add_row(*cells)
         console.print(t)
-        skipped = int(grp["same_as_standard_cases"].sum())
-        if skipped:
-            console.print(f"  ({skipped} case(s) left out: a 1x1 pointwise slot or one group is the "
-                          "standard conv itself)")
-        console.print(text, soft_wrap=False)
+        for r in grp[grp["same_as_standard_cases"] > 0].itertuples():
+            console.print(f"  ({r.same_as_standard_cases} {r.op} case(s) left out: identical to their standard "
+                          "conv, e.g. pointwise in a 1x1 slot)", highlight=False)
+        console.print(text, highlight=False)
         console.print()
     return texts

@@ -88,15 +88,20 @@ class Graph:
         """Totals and per-operator live bytes by the liveness rule of ``complexity.count``."""
         n = len(self.layers)
         size = [math.prod(s) for s in self.shapes]
-        death = list(range(len(self.shapes)))            # tensor t (t >= 1) is written by op t - 1 at step t
+        death = list(range(len(self.shapes)))            # tensor t >= 1 is written by operator t (1-based)
         for i, reads in enumerate(self.reads, start=1):
             for t in reads:
                 death[t] = max(death[t], i)
         death[-1] = n + 1                                # the network's output lives to the end
-        peak, peak_layer, peak_tensors = 0, "", []
+        change = [0] * (n + 3)                           # live bytes by operator, as a difference array
+        for t, d in enumerate(death):
+            change[t] += size[t]
+            change[d + 1] -= size[t]
+        live, peak, at = change[0], 0, 0
         for i, layer in enumerate(self.layers, start=1):
-            live = [t for t in range(len(self.shapes)) if t <= i <= death[t]]
-            layer.live_bytes = sum(size[t] for t in live)
-            if layer.live_bytes > peak:
-                peak, peak_layer, peak_tensors = layer.live_bytes, layer.name, [str(t) for t in live]
-        return Complexity(self.layers, self.input_shape, peak, peak_layer, peak_tensors)
+            live += change[i]
+            layer.live_bytes = live
+            if live > peak:
+                peak, at = live, i
+        tensors = [str(t) for t in range(len(self.shapes)) if t <= at <= death[t]]
+        return Complexity(self.layers, self.input_shape, peak, self.layers[at - 1].name if at else "", tensors)

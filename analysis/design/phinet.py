@@ -77,11 +77,6 @@ class Block:
     expand: bool
     pools_after: int = 0  # 2x2 max-pools after the block (option ``pool``)
 
-    @property
-    def skip(self) -> bool:
-        """No broadcast skip in PhiNet (XiNet's); the residual is ``residual``."""
-        return False
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -197,8 +192,8 @@ def complexity(p: Plan):
 
 
 # -- torch -----------------------------------------------------------------------------
-def _act(p: Plan) -> nn.Module:
-    return nn.Hardswish() if p.options["h_swish"] else nn.ReLU6()
+def _act(h_swish: bool) -> nn.Module:
+    return nn.Hardswish() if h_swish else nn.ReLU6()
 
 
 class SqueezeExcite(nn.Module):
@@ -220,16 +215,25 @@ def _bn(c: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, eps=BN_EPS)
 
 
+def block_for_slot(c_in: int, c_out: int, stride: int, t: float = 6.0, k: int = 3, se: bool = True,
+                   divisor: int = 1) -> Block:
+    """One PhiNet block (id >= 1) filling a layer slot, with micromind's channel rounding."""
+    mid = make_divisible(int(t * c_in), divisor)
+    return Block(1, c_in, mid, c_out, k, stride, make_divisible(max(1, int(mid / 6)), divisor) if se else 0,
+                 c_in == c_out and stride == 1, True)
+
+
 class PhiNetBlock(nn.Module):
-    def __init__(self, b: Block, p: Plan):
+    def __init__(self, b: Block, h_swish: bool = True):
         super().__init__()
         layers: list[nn.Module] = []
         if b.expand:
-            layers += [nn.Conv2d(b.c_in, b.mid, 1, bias=False), _bn(b.mid), _act(p)]
+            layers += [nn.Conv2d(b.c_in, b.mid, 1, bias=False), _bn(b.mid), _act(h_swish)]
         pad = b.k // 2 if b.stride == 1 else 1
-        layers += [nn.Conv2d(b.mid, b.mid, b.k, b.stride, pad, groups=b.mid, bias=False), _bn(b.mid), _act(p)]
+        layers += [nn.Conv2d(b.mid, b.mid, b.k, b.stride, pad, groups=b.mid, bias=False), _bn(b.mid),
+                   _act(h_swish)]
         if b.se:
-            layers.append(SqueezeExcite(b.mid, b.se, _act(p)))
+            layers.append(SqueezeExcite(b.mid, b.se, _act(h_swish)))
         layers += [nn.Conv2d(b.mid, b.c_out, 1, bias=False), _bn(b.c_out)]
         self.body = nn.Sequential(*layers)
         self.residual = b.residual
@@ -247,8 +251,8 @@ class PhiNet(nn.Module):
         before, after = same_pad(p.resolution)
         self.stem = nn.Sequential(nn.ZeroPad2d((before, after, before, after)),
                                   nn.Conv2d(c, c, 3, s, 0, groups=c, bias=False),
-                                  nn.Conv2d(c, p.stem, 1, bias=False), _bn(p.stem), _act(p))
-        self.blocks = nn.Sequential(*[PhiNetBlock(b, p) for b in p.blocks])
+                                  nn.Conv2d(c, p.stem, 1, bias=False), _bn(p.stem), _act(p.options["h_swish"]))
+        self.blocks = nn.Sequential(*[PhiNetBlock(b, p.options["h_swish"]) for b in p.blocks])
         self.head = nn.Identity()
         if p.options["include_top"]:
             self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),

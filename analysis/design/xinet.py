@@ -170,8 +170,16 @@ def complexity(p: Plan):
 
 
 # -- torch -----------------------------------------------------------------------------
+def block_for_slot(c_in: int, c_out: int, stride: int, gamma: float = 4.0, attention: bool = True) -> Block:
+    """One XiConv filling a layer slot: no broadcast skip (a lone block has no early tensor); stride 2 is
+    XiNet's max-pool before the main conv."""
+    g = int(gamma)
+    return Block(c_in, c_out, c_out // g if g > 1 else 0, 3, stride == 2, False, 0,
+                 c_out // g // 2 if attention else 0, g)
+
+
 class XiConv(nn.Module):
-    def __init__(self, b: Block, skip_channels: int):
+    def __init__(self, b: Block, skip_channels: int = 0):
         super().__init__()
         self.skip = None
         if b.skip:

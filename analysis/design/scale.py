@@ -138,6 +138,7 @@ class Evaluator:
         self.p = problem
         self._cache: dict = {}
         self.evaluations = 0
+        self.why_not: set[str] = set()      # why points had no network (micromind could not build them)
 
     def hyper(self, alpha: float, secondary: tuple[float, ...]) -> dict:
         return dict(zip(FAMILIES[self.p.family]["vars"], (alpha, *secondary)))
@@ -147,11 +148,13 @@ class Evaluator:
         self.evaluations += 1
         try:
             plan = self.p.plan(hyper, resolution)
-        except ConfigError:
+            key = repr((plan.stem, plan.blocks, getattr(plan, "skip_channels", 0), resolution))
+            if key not in self._cache:
+                self._cache[key] = self.p.counts(plan)
+        except ConfigError as exc:
+            self.why_not.add(str(exc).split(":", 1)[-1].strip() if "resolution" in str(exc) else "layers without "
+                             "channels at small alpha")
             return None
-        key = repr((plan.stem, plan.blocks, getattr(plan, "skip_channels", 0), resolution))
-        if key not in self._cache:
-            self._cache[key] = self.p.counts(plan)
         return self._cache[key]
 
     def usage(self, costs: dict) -> dict[str, float]:
@@ -263,7 +266,7 @@ def solve(p: Problem) -> tuple[dict, pd.DataFrame]:
         steps = {n: 2 * st / (p.grid - 1) for n, st in steps.items()}
     table, best, within = _pick(p, answers)
     if best is None:
-        raise ConfigError(smallest_needs(p, table))
+        raise ConfigError(smallest_needs(p, table, ev.why_not))
     answer = {"family": p.family, **{n: float(best[n]) for n in FAMILIES[p.family]["vars"]},
               "resolution": int(best["resolution"]), "binding": best["binding"],
               "binding_usage": float(best["binding_usage"]), "within_5pct": within,
@@ -272,12 +275,12 @@ def solve(p: Problem) -> tuple[dict, pd.DataFrame]:
     return answer, table
 
 
-def smallest_needs(p: Problem, table: pd.DataFrame) -> str:
+def smallest_needs(p: Problem, table: pd.DataFrame, why_not: set[str] = frozenset()) -> str:
     """Why nothing fits: what the cheapest buildable network of the grid needs against each budget."""
     cands = table.dropna(subset=["flash_bytes"]) if "flash_bytes" in table else table.iloc[:0]
     if not len(cands):
-        return (f"no {p.family} network can be built within the bounds at resolution(s) {list(p.resolutions)} "
-                "(layers without channels or mismatched maps: raise the alpha bound or change the resolution)")
+        return (f"no {p.family} network can be built within the bounds at resolution(s) {list(p.resolutions)}: "
+                + "; ".join(sorted(why_not)))
     keys = list(p.budget.items())
     over = cands[keys].div(pd.Series(p.budget.items())).max(axis=1)
     row = cands.loc[over.idxmin()]

@@ -72,8 +72,11 @@ def test_energy_or_latency_budget_with_stand_in_predictor(budget, key):
     p = Problem("xinet", Budget(flash_bytes=1e9, ram_bytes=1e9, **budget), XI_BOUNDS, {"n_blocks": 4},
                 resolutions=(64,), source=source, board="a", kernels="lib")
     answer, _ = solve(p)
-    v = _check(p, answer)
+    v = _check(p, answer, traced=True)
     assert v["binding"] == key
+    # the solver's fast totals (one prediction per conv shape) equal design_cost's over the traced network
+    fast = p.counts(p.plan(answer, answer["resolution"]), {})
+    assert fast[key] == pytest.approx(v[key], rel=1e-12)
 
 
 def test_refinement_never_loses_objective():
@@ -141,12 +144,12 @@ def test_costs_monotone_in_alpha(family):
 
 
 def test_scale_is_fast():
-    """The issue's target: an answer in under 5 s (was 50-90 s with a traced network per candidate)."""
+    """The issue's target: an answer in under 5 s (was 50-90 s with a traced network per candidate). The solve
+    is timed here (about 0.3 s); the one traced check adds about a second on an idle machine, more under load."""
     p = Problem("phinet", Budget(flash_bytes=512 * 1024, ram_bytes=256 * 1024), PHI_BOUNDS, {"n_blocks": 7},
                 resolutions=(96,), grid=5, refine=1)
     started = time.perf_counter()
     answer, _ = solve(p)
-    verify(p, answer)
     assert time.perf_counter() - started < 5.0
     assert answer["closed_form_evaluations"] > 200
 

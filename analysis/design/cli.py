@@ -9,6 +9,7 @@ and write a ranked table, a plot and report.md to an output folder.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import json
 import time
@@ -24,7 +25,7 @@ from bench.errors import BenchError, ConfigError
 
 from . import plots, report
 from .complexity import count
-from .cost import cost_source, design_cost, layer_costs, numeric
+from .cost import cost_source, layer_costs, numeric
 
 
 # -- shared ------------------------------------------------------------------------
@@ -109,7 +110,8 @@ def select_runs(results: pd.DataFrame, patterns: list[str],
     fit. Named run folders are the user's explicit choice: all of them are used, and a mix of
     energy models among them is an error rather than a silent drop.
     """
-    explicit = {str(Path(m)) for p in patterns for m in (glob.glob(str(p)) or [p]) if (Path(m) / "results.csv").exists()}
+    explicit = {str(Path(m)) for p in patterns for m in (glob.glob(str(p)) or [p])
+                if (Path(m) / "results.csv").exists()}
     ok = results[(results["status"] == "ok") & results["energy_uj"].notna()] if "status" in results else results
     chosen, lines = set(), []
     for board, kernels in targets:
@@ -297,12 +299,16 @@ def scale_main(args: list[str]) -> int:
     source = _scale_source(cfg, ns, board, kernels, notes,
                            required=budget.energy_uj is not None or budget.latency_s is not None)
     fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (fam.get("fixed") or {}).items()}
+    needs_cost = budget.energy_uj is not None or budget.latency_s is not None
     problem = Problem(fam["name"], budget, {k: tuple(map(float, v)) for k, v in fam["bounds"].items()}, fixed,
                       tuple(int(r) for r in fam["resolutions"]), int(fam.get("in_channels", 3)), cfg["objective"],
-                      int(fam.get("grid", 5)), int(fam.get("refine", 0)), source, board, kernels)
+                      int(fam.get("grid", 5)), int(fam.get("refine", 0)), source if needs_cost else None, board,
+                      kernels)
     t0 = time.time()
     answer, grid = solve(problem)
     solved = time.time() - t0
+    # the answer's energy and latency are predicted whenever the board has results, budget or not
+    problem = dataclasses.replace(problem, source=source)
     check = verify(problem, answer)
     elapsed = time.time() - started
     out = _out_dir(ns.out or cfg.get("out"), "scale", f"{fam['name']}_{board}")

@@ -51,7 +51,7 @@ from bench.errors import ConfigError
 
 from . import phinet, xinet
 from .complexity import count
-from .cost import CostSource, design_cost
+from .cost import CostSource, design_cost, energy_latency
 
 BINDING_WITHIN = 0.05
 FAMILIES = {
@@ -114,16 +114,19 @@ class Problem:
         return mod.plan(*[hyper[v] for v in mod.HYPER], n, resolution=resolution, in_channels=self.in_channels,
                         **fixed)
 
-    def counts(self, plan) -> dict:
-        """Closed-form counts (and predicted cost, with a cost source) of a plan."""
+    def counts(self, plan, cache: dict | None = None) -> dict:
+        """Closed-form counts (and predicted cost, with a cost source) of a plan; with ``cache`` only the
+        energy and latency totals are predicted (the solver's fast path), each layer shape once."""
         cx = FAMILIES[self.family]["module"].complexity(plan)
-        return measure(cx, self)
+        return measure(cx, self, cache)
 
 
-def measure(cx, p: Problem) -> dict:
+def measure(cx, p: Problem, cache: dict | None = None) -> dict:
     out = {"macs": cx.macs, "params": cx.params, "flash_bytes": cx.flash_bytes, "ram_bytes": cx.peak_ram_bytes,
            "elem_ops": cx.elem_ops, "energy_uj": np.nan, "latency_s": np.nan}
-    if p.source is not None:
+    if p.source is not None and cache is not None:
+        out["energy_uj"], out["latency_s"] = energy_latency(cx, p.source, p.board, p.kernels, cache)
+    elif p.source is not None:
         cost = design_cost(cx, p.source, p.board, p.kernels)
         out.update(energy_uj=cost["energy_uj"], latency_s=cost["latency_s"], cost_sources=cost["cost_sources"],
                    provenance=cost["provenance"], inputs_provenance=cost["inputs_provenance"],
@@ -137,6 +140,7 @@ class Evaluator:
     def __init__(self, problem: Problem):
         self.p = problem
         self._cache: dict = {}
+        self._layer_costs: dict = {}          # predicted energy and latency per conv shape
         self.evaluations = 0
         self.why_not: set[str] = set()      # why points had no network (micromind could not build them)
 
@@ -150,7 +154,7 @@ class Evaluator:
             plan = self.p.plan(hyper, resolution)
             key = repr((plan.stem, plan.blocks, getattr(plan, "skip_channels", 0), resolution))
             if key not in self._cache:
-                self._cache[key] = self.p.counts(plan)
+                self._cache[key] = self.p.counts(plan, self._layer_costs)
         except ConfigError as exc:
             self.why_not.add(str(exc).split(":", 1)[-1].strip() if "resolution" in str(exc) else "layers without "
                              "channels at small alpha")
@@ -310,11 +314,12 @@ def verify(p: Problem, answer: dict) -> dict:
     """Build the answer in torch on CPU, run it, trace and count it, and compare with the closed form."""
     torch.manual_seed(0)
     plan = p.plan(answer, answer["resolution"])
-    model = FAMILIES[p.family]["network"](plan).eval()
+    network = FAMILIES[p.family]["network"]
     shape = (p.in_channels, answer["resolution"], answer["resolution"])
     with torch.no_grad():
-        out = model(torch.zeros(1, *shape))
-    traced = measure(count(model, shape), p)
+        out = network(plan).eval()(torch.zeros(1, *shape))      # it runs, on CPU, with real weights
+    with torch.device("meta"):                                  # the same network traced for counting (no compute)
+        traced = measure(count(network(plan), shape), p)
     closed = p.counts(plan)
     usage = {k: traced[k] / v for k, v in p.budget.items().items()}
     return {"output_shape": tuple(out.shape), **traced, "closed_form": {k: closed[k] for k in COUNTS},

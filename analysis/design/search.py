@@ -2,9 +2,9 @@
 
 Designs are ``TemplateBlock`` variants (channel structure nwn or wnw, the
 operator of the spatial conv and of the 1x1 convs, kernel size, expansion or
-compression ratio) plus named baselines (MobileNetV2, PhiNet and XiNet
-blocks as micromind builds them, ResNet basic and bottleneck), all filling one slot (H x W x C_in ->
-C_out, stride). Each is counted exactly (analysis.design.complexity) and
+compression ratio) plus named baselines (MobileNetV2; PhiNet and XiNet
+blocks as micromind builds them; ResNet basic and bottleneck), all filling
+one slot (H x W x C_in -> C_out, stride). Each is counted exactly (analysis.design.complexity) and
 costed on the board (analysis.design.cost). Designs that do not fit the
 board's flash and RAM limits are kept in the table but marked and never on a
 front.

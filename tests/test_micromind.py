@@ -6,51 +6,35 @@ accelerate, which the torch 2.13 CPU wheel does not carry. For every configurati
 ours (analysis.design.phinet / xinet) and our closed-form counts must agree operator by operator.
 """
 
-import importlib.metadata
 import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from analysis.design import phinet, xinet
+from analysis.design import phinet, reference, xinet
 from analysis.design.complexity import count
 
-VERSION = "0.2.1"
 COLUMNS = ["op", "h", "w", "c_in", "c_out", "k", "stride", "groups", "out_h", "out_w", "macs", "params",
            "flash_bytes", "elem_ops", "out_bytes", "live_bytes"]
-
-
-def _installed_root() -> Path | None:
-    try:
-        dist = importlib.metadata.distribution("micromind")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    return Path(dist.locate_file("micromind")) if dist.version == VERSION else None
 
 
 @pytest.fixture(scope="session")
 def micromind(tmp_path_factory):
     """micromind's networks/phinet.py and xinet.py, loaded by file path."""
-    root = _installed_root()
+    root = reference.installed_root()
     if root is None:
         target = tmp_path_factory.mktemp("micromind")
-        pkgs = [f"micromind=={VERSION}"] + ([] if importlib.util.find_spec("torchinfo") else ["torchinfo"])
+        pkgs = [f"micromind=={reference.VERSION}"] + ([] if importlib.util.find_spec("torchinfo") else ["torchinfo"])
         done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
                                str(target), *pkgs], capture_output=True, text=True)
         if done.returncode != 0:
-            pytest.skip(f"micromind {VERSION} could not be installed (pip install --no-deps): "
+            pytest.skip(f"micromind {reference.VERSION} could not be installed (pip install --no-deps): "
                         f"{done.stderr.strip().splitlines()[-1:] or done.returncode}")
         sys.path.insert(0, str(target))      # torchinfo, which micromind's phinet.py imports
         root = target / "micromind"
-    mods = {}
-    for name in ("phinet", "xinet"):
-        spec = importlib.util.spec_from_file_location(f"micromind_ref_{name}", root / "networks" / f"{name}.py")
-        mods[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mods[name])
-    return mods
+    return reference.load(root)
 
 
 def _same_layers(ref, ours, label):
@@ -126,9 +110,22 @@ def test_micromind_call_builds_the_same_network(micromind):
     plan = phinet.plan(0.7, 1.2, 5.0, 7, resolution=96, divisor=8, downsampling_layers=(5, 6))
     call = phinet.micromind_call(plan)
     with torch.device("meta"):
-        ref_net = eval(call, {"PhiNet": micromind["phinet"].PhiNet})    # the printed call, run as printed
-        xref = eval(xinet.micromind_call(xinet.plan(0.6, 5.0, 5, resolution=96)), {"XiNet": micromind["xinet"].XiNet})
+        ref_net = reference.build(call, micromind)                   # the printed call, run as printed
+        xref = reference.build(xinet.micromind_call(xinet.plan(0.6, 5.0, 5, resolution=96)), micromind)
     _same_layers(count(ref_net, (3, 96, 96)), phinet.complexity(plan), call)
     xplan = xinet.plan(0.6, 5.0, 5, resolution=96)
     xcall = xinet.micromind_call(xplan)
+    assert xcall == "XiNet(input_shape=(3, 96, 96), alpha=0.6, gamma=5, num_layers=5)"
     _same_layers(count(xref, (3, 96, 96)), xinet.complexity(xplan), xcall)
+
+
+def test_scale_answer_is_the_micromind_network(micromind):
+    from analysis.design.scale import Budget, Problem, against_micromind, solve, verify
+
+    p = Problem("phinet", Budget(flash_bytes=96 * 1024, ram_bytes=64 * 1024),
+                {"alpha": (0.05, 3.0), "beta": (0.5, 1.5), "t0": (2.0, 6.0)}, {"n_blocks": 7}, resolutions=(64,),
+                grid=3)
+    answer, _ = solve(p)
+    v = verify(p, answer)
+    check = against_micromind(v["micromind"], (3, 64, 64), v, micromind)
+    assert check["compared"] and check["equal"], (check, v["closed_form"])

@@ -327,7 +327,11 @@ def scale_main(args: list[str]) -> int:
     report_path.write_text(report.scale_md(cfg, problem, answer, check, usage, plan, grid, notes, timing))
     hyper = ", ".join(f"{k}={answer[k]:g}" for k in ("alpha", "beta", "t0", "gamma") if k in answer)
     print(f"{fam['name']} on {board}/{kernels}: {hyper}, resolution {answer['resolution']}")
-    print(f"micromind: {check['micromind']}")
+    mm = check["micromind_check"]
+    print(f"micromind: {check['micromind']}  -> "
+          + (f"its network, counted by the same rules: {'equal' if mm['equal'] else 'DIFFERENT'} "
+             f"(params {mm['params']:,}, MACs {mm['macs']:,}, peak RAM {mm['ram_bytes']:,} B)" if mm["compared"]
+             else f"not compared ({mm['why']})"))
     _print_table(usage)
     status = "fits every budget" if check["fits"] else "DOES NOT FIT"
     within = "within 5 %" if check["within_5pct"] else "NOT within 5 % (rounding step too coarse here; see report)"
@@ -338,7 +342,7 @@ def scale_main(args: list[str]) -> int:
     for n in notes:
         print(f"note: {n}")
     print(f"report: {report_path}")
-    return 0 if check["fits"] and check["closed_form_matches"] else 1
+    return 0 if check["fits"] and check["closed_form_matches"] and check["micromind_check"].get("equal", True) else 1
 
 
 def _against_budgets(check: dict, limits: dict) -> pd.DataFrame:
@@ -359,7 +363,7 @@ def _against_budgets(check: dict, limits: dict) -> pd.DataFrame:
             source = "not predicted: no results of this board and kernel library (runs=...)"
         else:
             source = pred if predicted else counted
-        rows.append({"quantity": label, "closed form": _fmt(key, value if predicted else closed.get(key, np.nan)),
+        rows.append({"quantity": label, "closed form": _fmt(key, closed.get(key, np.nan)),
                      "traced": _fmt(key, value), "budget": _fmt(key, limit),
                      "usage": f"{value / limit:.1%}" if limit and np.isfinite(value) else "-",
                      "binding": "yes" if key == check["binding"] else "", "source": source})

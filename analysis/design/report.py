@@ -88,6 +88,11 @@ def scale_md(cfg, p, answer, check, usage, plan, grid, notes, timing) -> str:
              f"**{hyper}, resolution {answer['resolution']}** (N = {p.fixed.get('n_blocks')}, objective: "
              f"maximise {p.objective}). The network as micromind 0.2.1 builds it:", "",
              f"```python\n{check['micromind']}\n```", ""]
+    mm = check["micromind_check"]
+    lines += [(f"micromind {'installed' if mm['compared'] else ''}: its network from this call, counted by the same "
+               f"rules, has params {mm['params']:,}, MACs {mm['macs']:,}, flash {mm['flash_bytes']:,} B, peak RAM "
+               f"{mm['ram_bytes']:,} B: **{'equal' if mm['equal'] else 'DIFFERENT'}** to the figures below."
+               if mm["compared"] else f"Not compared with micromind: {mm['why']}."), ""]
     lines += ["## Budgets and the network", "",
               "`closed form`: the solver's counts (per-block expressions in the hyperparameters, no torch); "
               "`traced`: the network built in torch on CPU from these hyperparameters, run once on a zero input "

@@ -49,7 +49,7 @@ from scipy import optimize
 
 from bench.errors import ConfigError
 
-from . import phinet, xinet
+from . import phinet, reference, xinet
 from .complexity import count
 from .cost import CostSource, design_cost, energy_latency
 
@@ -322,9 +322,24 @@ def verify(p: Problem, answer: dict) -> dict:
         traced = measure(count(network(plan), shape), p)
     closed = p.counts(plan)
     usage = {k: traced[k] / v for k, v in p.budget.items().items()}
-    return {"output_shape": tuple(out.shape), **traced, "closed_form": {k: closed[k] for k in COUNTS},
+    call = micromind_call(p, answer)
+    return {"output_shape": tuple(out.shape), **traced,
+            "closed_form": {k: closed[k] for k in COUNTS + ("energy_uj", "latency_s")},
             "closed_form_matches": all(closed[k] == traced[k] for k in COUNTS), "usage": usage,
             "fits": all(u <= 1.0 for u in usage.values()),
             "binding": max(usage, key=usage.get), "binding_usage": max(usage.values()),
             "within_5pct": max(usage.values()) >= 1 - BINDING_WITHIN,
-            "plan": [vars(b) for b in plan.blocks], "micromind": micromind_call(p, answer)}
+            "plan": [vars(b) for b in plan.blocks], "micromind": call,
+            "micromind_check": against_micromind(call, shape, traced)}
+
+
+def against_micromind(call: str, shape: tuple, ours: dict, mods: dict | None = None) -> dict:
+    """micromind's own network from ``call`` (when micromind is installed), counted by the same rules."""
+    try:
+        mods = mods or reference.load()
+    except ImportError as exc:
+        return {"compared": False, "why": str(exc)}
+    with torch.device("meta"):
+        cx = count(reference.build(call, mods), shape)
+    theirs = {"params": cx.params, "macs": cx.macs, "flash_bytes": cx.flash_bytes, "ram_bytes": cx.peak_ram_bytes}
+    return {"compared": True, **theirs, "equal": all(theirs[k] == ours[k] for k in theirs)}

@@ -14,8 +14,12 @@ def _as_list(v) -> list[str]:
     return [str(v)] if isinstance(v, str) else [str(x) for x in v]
 
 
-def _md(df: pd.DataFrame) -> str:
-    return df.to_markdown(index=False, floatfmt=".4g") if len(df) else "_(none)_"
+def _md(df: pd.DataFrame, as_text: bool = False) -> str:
+    """Markdown table; ``as_text`` keeps preformatted cells as written (no re-parsing of "85,836")."""
+    if not len(df):
+        return "_(none)_"
+    return df.to_markdown(index=False, disable_numparse=True) if as_text else df.to_markdown(index=False,
+                                                                                              floatfmt=".4g")
 
 
 def search_md(cfg, slot, source, notes, tables, label, comparison, tau, measured, png, out, top,
@@ -99,7 +103,7 @@ def scale_md(cfg, p, answer, check, usage, plan, grid, notes, timing) -> str:
               f"(output shape {check['output_shape']}) and counted from its traced graph. Flash = int8 weights + "
               "int32 biases + per-channel requantization parameters; RAM = peak of live int8 activation tensors. "
               f"The two counts {'agree' if check['closed_form_matches'] else 'DIFFER'}.", "",
-              _md(usage), ""]
+              _md(usage, as_text=True), ""]
     lines += [f"- {n}" for n in notes]
     lines += [f"- fits every budget: **{check['fits']}**; binding budget **{check['binding']}** used "
               f"{check['binding_usage']:.1%} ({'within' if check['within_5pct'] else 'NOT within'} 5 %)"]

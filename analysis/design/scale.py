@@ -269,6 +269,7 @@ def solve(p: Problem) -> tuple[dict, pd.DataFrame]:
         run(box, int(best["resolution"]))
         steps = {n: 2 * st / (p.grid - 1) for n, st in steps.items()}
     table, best, within = _pick(p, answers)
+    table = table.drop(columns=[c for c in ("energy_uj", "latency_s") if c in table and table[c].isna().all()])
     if best is None:
         raise ConfigError(smallest_needs(p, table, ev.why_not))
     answer = {"family": p.family, **{n: float(best[n]) for n in FAMILIES[p.family]["vars"]},

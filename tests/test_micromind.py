@@ -46,6 +46,17 @@ def _same_layers(ref, ours, label):
     assert ref.peak_ram_bytes == ours.peak_ram_bytes
 
 
+def _same_network(reference_net, family, plan, shape, label):
+    """micromind's network, ours built from the plan, and the plan's closed form: the same operators."""
+    with torch.device("meta"):       # shapes only: no weight initialisation (count runs the graph on meta)
+        ref_net = reference_net()
+        ours = (family.PhiNet if family is phinet else family.XiNet)(plan)
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in ref_net.parameters())
+    ref = count(ref_net, shape)
+    _same_layers(ref, count(ours, shape), f"traced {label}")
+    _same_layers(ref, family.complexity(plan), f"closed form {label}")
+
+
 # (micromind keyword arguments, resolution, input channels); the first two PhiNets and the first XiNet are
 # the issue's, the rest vary alpha, beta, t0, gamma, the options, the input size and channels
 PHINET = [
@@ -70,13 +81,7 @@ def test_phinet_layer_for_layer(micromind, kw, res, c):
     mine = dict(kw)
     hyper = [mine.pop("alpha", 0.2), mine.pop("beta", 1.0), mine.pop("t_zero", 6), mine.pop("num_layers", 7)]
     plan = phinet.plan(*hyper, resolution=res, in_channels=c, **mine)
-    with torch.device("meta"):       # shapes only: no weight initialisation (count runs the graph on meta)
-        ref_net = micromind["phinet"].PhiNet((c, res, res), **kw)
-        ours = phinet.PhiNet(plan)
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in ref_net.parameters())
-    ref = count(ref_net, (c, res, res))
-    _same_layers(ref, count(ours, (c, res, res)), f"traced {kw}")
-    _same_layers(ref, phinet.complexity(plan), f"closed form {kw}")
+    _same_network(lambda: micromind["phinet"].PhiNet((c, res, res), **kw), phinet, plan, (c, res, res), kw)
     assert phinet.micromind_call(plan).startswith(f"PhiNet(input_shape=({c}, {res}, {res})")
 
 
@@ -85,13 +90,7 @@ def test_xinet_layer_for_layer(micromind, kw, res, c):
     mine = dict(kw)
     plan = xinet.plan(mine.pop("alpha", 1.0), mine.pop("gamma", 4.0), mine.pop("num_layers", 5), resolution=res,
                       in_channels=c, **mine)
-    with torch.device("meta"):
-        ref_net = micromind["xinet"].XiNet((c, res, res), **kw)
-        ours = xinet.XiNet(plan)
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in ref_net.parameters())
-    ref = count(ref_net, (c, res, res))
-    _same_layers(ref, count(ours, (c, res, res)), f"traced {kw}")
-    _same_layers(ref, xinet.complexity(plan), f"closed form {kw}")
+    _same_network(lambda: micromind["xinet"].XiNet((c, res, res), **kw), xinet, plan, (c, res, res), kw)
 
 
 def test_docstring_figures(micromind):

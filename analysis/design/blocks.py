@@ -32,6 +32,13 @@ def conv_bn(c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1, act
     return nn.Sequential(*layers)
 
 
+def classifier_head(c_in: int, options: dict) -> nn.Module:
+    """micromind's optional head (``include_top``): global average pool, flatten, linear; else identity."""
+    if not options["include_top"]:
+        return nn.Identity()
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, int(options["num_classes"])))
+
+
 # -- baselines ---------------------------------------------------------------
 class InvertedResidual(nn.Module):
     """MobileNetV2: 1x1 expand (t), kxk depthwise, linear 1x1 project, ReLU6, residual."""

@@ -75,6 +75,12 @@ class Graph:
                       out_w=out_w, elem_ops=c * out_h * out_w * taps)
         return self._add(layer, (src,), (c, out_h, out_w))
 
+    def head(self, src: int, options: dict) -> int:
+        """The optional classifier head (``include_top``): global pool and linear, as ``blocks.classifier_head``."""
+        if not options["include_top"]:
+            return src
+        return self.linear("head.fc", self.pool("head.pool", src, 1), int(options["num_classes"]))
+
     def act(self, name: str, src: int, kind: str) -> int:
         shape = self.shapes[src]
         return self._add(Layer(name, "activation", elem_ops=math.prod(shape), detail=kind), (src,), shape)

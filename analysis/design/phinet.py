@@ -38,6 +38,7 @@ import torch.nn as nn
 
 from bench.errors import ConfigError
 
+from .blocks import classifier_head
 from .closed_form import Graph
 
 HYPER = ("alpha", "beta", "t0")
@@ -181,9 +182,7 @@ def complexity(p: Plan):
         for j in range(b.pools_after):
             c, h, w = g.shape(x)
             x = g.pool(f"{name}.maxpool{j}", x, h // 2, w // 2, k=2)
-    if p.options["include_top"]:
-        x = g.pool("head.pool", x, 1)
-        x = g.linear("head.fc", x, int(p.options["num_classes"]))
+    x = g.head(x, p.options)
     cx = g.complexity()
     for c, h, w in g.shapes:
         if h < 1 or w < 1:
@@ -253,10 +252,7 @@ class PhiNet(nn.Module):
                                   nn.Conv2d(c, c, 3, s, 0, groups=c, bias=False),
                                   nn.Conv2d(c, p.stem, 1, bias=False), _bn(p.stem), _act(p.options["h_swish"]))
         self.blocks = nn.Sequential(*[PhiNetBlock(b, p.options["h_swish"]) for b in p.blocks])
-        self.head = nn.Identity()
-        if p.options["include_top"]:
-            self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                      nn.Linear(p.blocks[-1].c_out, int(p.options["num_classes"])))
+        self.head = classifier_head(p.blocks[-1].c_out, p.options)
         self.plan = p
         self.plans = list(p.blocks)
 

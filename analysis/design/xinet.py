@@ -35,6 +35,7 @@ import torch.nn as nn
 
 from bench.errors import ConfigError
 
+from .blocks import classifier_head
 from .closed_form import Graph
 
 HYPER = ("alpha", "gamma")
@@ -161,9 +162,7 @@ def complexity(p: Plan):
             x = g.binary(f"{name}.att.mul", "mul", x, att)
         if i == 0:
             early = x
-    if p.options["include_top"]:
-        x = g.pool("head.pool", x, 1)
-        x = g.linear("head.fc", x, int(p.options["num_classes"]))
+    x = g.head(x, p.options)
     if min(min(s[1:]) for s in g.shapes) < 1:
         raise ConfigError(f"XiNet at resolution {p.resolution}: a feature map shrinks to nothing")
     return g.complexity()
@@ -209,10 +208,7 @@ class XiNet(nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(p.in_channels, p.stem, 7, 2, 3, bias=False), nn.BatchNorm2d(p.stem),
                                   nn.SiLU())
         self.blocks = nn.ModuleList([XiConv(b, p.skip_channels) for b in p.blocks])
-        self.head = nn.Identity()
-        if p.options["include_top"]:
-            self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                      nn.Linear(p.blocks[-1].c_out, int(p.options["num_classes"])))
+        self.head = classifier_head(p.blocks[-1].c_out, p.options)
         self.plan = p
         self.plans = list(p.blocks)
 

@@ -239,3 +239,15 @@ def test_nothing_fits_says_what_the_smallest_design_needs(tmp_path):
     assert f"The smallest design, {smallest}, needs flash KB" in text and "RAM KB" in text
     png = plots.pareto({"a/lib": df}, tmp_path / "p.png", "none fits")       # was: NaN to integer
     assert png.exists()
+
+
+def test_a_conv_without_same_padding_is_not_given_a_wrong_case():
+    """micromind's strided 5x5 depthwise pads by 1: 28x28 -> 13x13, where a SAME case would give 14x14."""
+    from analysis.design import phinet
+
+    cx = phinet.complexity(phinet.plan(0.5, 1.0, 4, 7, resolution=224, conv5_percent=0.3))
+    parts = decompose(cx).set_index("name")
+    dw5 = next(layer for layer in cx.layers if layer.name == "b5.dw")
+    assert (dw5.k, dw5.stride, dw5.h, dw5.out_h) == (5, 2, 28, 13)
+    assert not parts.loc["b5.dw", "benchmarkable"] and "not SAME" in parts.loc["b5.dw", "why_not"]
+    assert parts.loc["b6.dw", "benchmarkable"]                        # 5x5 at stride 1 is SAME

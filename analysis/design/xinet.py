@@ -148,7 +148,7 @@ def complexity(p: Plan):
             if g.shape(x) != g.shape(s):
                 raise ConfigError(f"XiNet at resolution {p.resolution}: block {i}'s skip map {g.shape(s)[1:]} does "
                                   f"not match its input {g.shape(x)[1:]} (micromind fails too); use a resolution "
-                                  f"divisible by {2 ** (len(p.blocks) // 2 + 1)}")
+                                  f"divisible by {2 ** (len(p.blocks) // 2)}")
             x = g.binary(f"{name}.skip.add", "add", x, s)
         if b.pool:
             c, h, w = g.shape(x)

@@ -445,5 +445,7 @@ def main(args: list[str]) -> int:
         raise ConfigError(f"{out} already holds a report; choose another --out, or add --force to replace it")
     md = write_report(runs, out)
     print_summary(pd.read_csv(out / "eta_op.csv"))
+    for note in load_results(runs).attrs.get("notes", []):  # e.g. repeated runs of the same cases
+        print(f"note: {note}")
     print(f"report: {md}\n        {md.with_suffix('.html')}")
     return 0

@@ -3,10 +3,9 @@ fail again (issue 17: `op=grouped op.groups=8 sweep=smoke` did).
 
 Placeholders are filled from the runs the block itself makes (in a fresh folder):
 `runs/<run>` is the newest single run, `runs/multirun/<date>/<time>` the newest multirun.
-To stay fast, `run` lines without a `sweep=` get `sweep=smoke`, and `search` / `scale` lines
-get `--cfg` (they compose and check their overrides, then stop; their runs are tested in
-tests/test_search_e2e.py and tests/test_scale.py). Lines that need what is not here (a real
-board's cycles, Renode) must stop with one clear error line naming what is missing.
+To stay fast, `run` lines without a `sweep=` get `sweep=smoke`; every other line runs as
+written. Lines that need what is not here (a real board's cycles, Renode) must stop with one
+clear error line naming what is missing.
 """
 
 from __future__ import annotations
@@ -70,8 +69,6 @@ def _fill(line: str, ws: Path) -> list[str]:
     command = args[3] if len(args) > 3 else ""
     if command == "run" and "--help" not in out and not any(a.startswith("sweep=") for a in out):
         out.append("sweep=smoke")
-    if command in ("search", "scale"):
-        out.append("--cfg")
     return out
 
 

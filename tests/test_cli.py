@@ -38,3 +38,11 @@ def test_invalid_request_prints_one_error_and_leaves_nothing(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.count("groups=8 must divide c_in=12") == 1, proc.stderr
     assert "Traceback" not in proc.stderr and not run_dir.exists()
+
+
+def test_bad_override_is_one_line_naming_the_choices():
+    proc = bench("run", "sweep=smok")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: In 'config': Could not find 'sweep/smok'; Available options in 'sweep': "
+        "characterize, default, kernels, smoke"]

@@ -87,12 +87,37 @@ def _remove_run_dir(run_dir: Path) -> None:
         pass  # other runs of the day are there
 
 
+def _override_error(args: list[str]) -> str | None:
+    """A bad override (unknown option or key) as one line, found by composing the config once
+    before Hydra runs; Hydra's own report of it spans a dozen lines. Multiruns and Hydra flags
+    are left to Hydra (their sweep syntax is not a plain override)."""
+    if any(a.startswith("-") for a in args) or any("," in a for a in args):
+        return None
+    from hydra import compose, initialize_config_dir
+
+    overrides = [a for a in args if "=" in a and not a.lstrip("+~").startswith("hydra.")]
+    try:
+        with initialize_config_dir(config_dir=str(paths.conf_dir()), version_base="1.3"):
+            compose(config_name="config", overrides=overrides)
+    except Exception as exc:  # noqa: BLE001 - every composition error is the user's override
+        text = str(exc).split("\nConfig search path")[0].strip()
+        text = text.replace(":\n\t", ": ").replace("\n\t", ", ")
+        text = "; ".join(line.strip().rstrip(".") for line in text.splitlines() if line.strip())
+        cause = str(exc.__cause__).splitlines()[0] if exc.__cause__ is not None else ""
+        return f"{text} ({cause})" if cause and cause not in text else text
+    return None
+
+
 def run_app(args: list[str]) -> int:
     if {"-h", "--help"} & set(args):
         from .run_help import run_help
 
         print(run_help())
         return 0
+    problem = _override_error(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     _failures.clear()
     sys.argv = ["python -m bench run", *args]
     task()

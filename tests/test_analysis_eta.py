@@ -77,7 +77,7 @@ def test_summary_geomean_min_max_and_trend_slope():
     assert s["eta_slope_channels"] == pytest.approx(0.5)
     assert summarize(table).set_index("op").loc["depthwise", "cases"] == 4
     tr = trends(table)
-    by_cin = tr[(tr["axis"] == "C_in") & (tr["op"] == "depthwise")].set_index("value")["eta_geomean"]
+    by_cin = tr[(tr["axis"] == "c_in") & (tr["op"] == "depthwise")].set_index("value")["eta_geomean"]
     assert by_cin.loc[32] == pytest.approx(etas[32])
 
 

@@ -1,4 +1,5 @@
-"""Run folders on disk: find them under paths or globs, read a run's config."""
+"""Run folders on disk: find them under paths, globs, ``latest`` or results-store ids; read a
+run's config."""
 
 from __future__ import annotations
 
@@ -11,9 +12,27 @@ from omegaconf import OmegaConf
 from bench.errors import BenchError
 
 
+def latest_run(root: Path = Path("runs")) -> Path:
+    """The newest run under runs/ (by its results.csv); a multirun's whole sweep folder when the
+    newest run is one of its jobs, so that ``report latest`` after ``run -m`` covers every job."""
+    found = [p for p in root.rglob("results.csv") if p.relative_to(root).parts[0] != "reports"]
+    if not found:
+        raise BenchError(f"no run under {root}/ yet: python -m bench run writes one")
+    run = max(found, key=lambda p: p.stat().st_mtime).parent
+    return run.parent if (run.parent / "multirun.yaml").exists() else run
+
+
+def resolve_run_refs(refs: Iterable[str | Path]) -> list[str | Path]:
+    """Paths and globs as given; ``latest`` turned into the newest run's folder. (Results-store
+    ids are turned into folders by bench.store.db.store_refs, which the commands call first.)"""
+    return [latest_run() if str(ref) == "latest" else ref for ref in refs]
+
+
 def find_runs(patterns: Iterable[str | Path]) -> list[Path]:
-    """Run folders under the given paths: a run folder, a multirun folder, or globs of either."""
+    """Run folders under the given references: a run folder, a multirun folder, globs of either,
+    or ``latest`` (the newest run)."""
     runs: list[Path] = []
+    patterns = resolve_run_refs(patterns)
     for pattern in patterns:
         matches = [Path(p) for p in glob.glob(str(pattern))] or [Path(pattern)]
         for match in matches:
@@ -23,8 +42,8 @@ def find_runs(patterns: Iterable[str | Path]) -> list[Path]:
                 runs += sorted(p.parent for p in match.rglob("results.csv"))
     runs = list(dict.fromkeys(runs))
     if not runs:
-        raise BenchError(f"no results.csv under {', '.join(map(str, patterns))}; "
-                         "give a run folder from runs/ (python -m bench run writes one)")
+        raise BenchError(f"no results.csv under {', '.join(map(str, patterns))}; give a run folder from "
+                         "runs/, a glob, latest, or a store id (python -m bench store list)")
     return runs
 
 

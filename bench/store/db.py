@@ -238,6 +238,23 @@ class Store:
 # -- the pipeline's hook ------------------------------------------------------------
 
 
+def store_refs(refs: Iterable[str | Path]) -> list[str | Path]:
+    """Run references with results-store ids (``12`` or ``#12``, as ``store list`` shows) turned
+    into their folders; paths, globs and ``latest`` pass through."""
+    out: list[str | Path] = []
+    for ref in refs:
+        text = str(ref)
+        if text.lstrip("#").isdigit() and not Path(text).exists():
+            if not resolve_path().exists():
+                raise BenchError(f"{text!r} looks like a store id, but there is no results store at "
+                                 f"{resolve_path()}")
+            with Store() as store:
+                out.append(Path(store.run(int(text.lstrip("#"))).path))
+        else:
+            out.append(ref)
+    return out
+
+
 def ingest_finished_run(run_dir: Path, cfg: Mapping) -> None:
     """Called at the end of python -m bench run: record git state, add the run.
 

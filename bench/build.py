@@ -155,8 +155,11 @@ def plan_images(specs: Sequence[CaseSpec], settings: BuildSettings, jobs: int = 
 
 
 # Reference kernels linked into every library's image (kernels.h declares them):
-# the element-wise and pooling operators, which no other library implements yet.
-SHARED_REF_SOURCES = ("elementwise_s8.c", "pooling_s8.c")
+# the element-wise, pooling, fully-connected and softmax operators, which no other
+# library implements yet, and the convolutions that take the calls a library
+# does not implement (dilation in opt). Unused ones are dropped by --gc-sections.
+SHARED_REF_SOURCES = ("elementwise_s8.c", "pooling_s8.c", "fully_connected_s8.c", "softmax_s8.c",
+                      "conv_s8.c", "depthwise_conv_s8.c")
 
 
 def _sources(settings: BuildSettings) -> list[Path]:
@@ -169,7 +172,7 @@ def _sources(settings: BuildSettings) -> list[Path]:
     files = []
     for folder in (fw / "runner", kernel_dir, fw / "boards" / "common", board_dir):
         files += sorted(folder.glob("*.c")) + sorted(folder.glob("*.S"))
-    if settings.kernels != "ref":  # every library uses the reference element-wise and pooling kernels
+    if settings.kernels != "ref":  # every library links the shared reference kernels
         files += [fw / "kernels" / "ref" / name for name in SHARED_REF_SOURCES]
     return files + [Path(s) for s in settings.extra_sources]
 

@@ -120,6 +120,14 @@ static void run_maxpool(const conv_params_t *p, const quant_params_t *q, const d
     bench_kernels.maxpool(&current_case->pool, in_dims, in, out_dims, out);
 }
 
+static void run_softmax(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
+                        const int8_t *in, const dims_t *filter_dims, const int8_t *filter,
+                        const int32_t *bias, const dims_t *out_dims, int8_t *out)
+{
+    (void)p, (void)q, (void)filter_dims, (void)filter, (void)bias, (void)out_dims;
+    bench_kernels.softmax(&current_case->softmax, in_dims->h * in_dims->w, in_dims->c, in, out);
+}
+
 static conv_fn kernel_for(op_kind_t op)
 {
     switch (op) {
@@ -132,6 +140,8 @@ static conv_fn kernel_for(op_kind_t op)
     case OP_RELU6: return run_relu6;
     case OP_AVGPOOL: return run_avgpool;
     case OP_MAXPOOL: return run_maxpool;
+    case OP_FULLY_CONNECTED: return bench_kernels.fully_connected;
+    case OP_SOFTMAX: return run_softmax;
     }
     return NULL;
 }

@@ -67,8 +67,8 @@ static void cmsis_conv(const conv_params_t *p, const quant_params_t *q, const di
     cp.stride.w = p->stride_w;
     cp.padding.h = p->pad_h;
     cp.padding.w = p->pad_w;
-    cp.dilation.h = 1;
-    cp.dilation.w = 1;
+    cp.dilation.h = p->dilation_h > 1 ? p->dilation_h : 1;
+    cp.dilation.w = p->dilation_w > 1 ? p->dilation_w : 1;
     cp.activation.min = p->act_min;
     cp.activation.max = p->act_max;
     cmsis_nn_dims id, fd, bd, od;
@@ -101,8 +101,8 @@ static void cmsis_depthwise(const conv_params_t *p, const quant_params_t *q,
     dp.stride.w = p->stride_w;
     dp.padding.h = p->pad_h;
     dp.padding.w = p->pad_w;
-    dp.dilation.h = 1;
-    dp.dilation.w = 1;
+    dp.dilation.h = p->dilation_h > 1 ? p->dilation_h : 1;
+    dp.dilation.w = p->dilation_w > 1 ? p->dilation_w : 1;
     dp.activation.min = p->act_min;
     dp.activation.max = p->act_max;
     cmsis_nn_dims id, fd, bd, od;
@@ -128,11 +128,13 @@ const kernel_lib_t bench_kernels = {
     .grouped = cmsis_conv,
     .pointwise = cmsis_conv,
     .depthwise = cmsis_depthwise,
-    /* element-wise and pooling: the reference kernels (kernels/ref/, linked into
-     * every image); CMSIS-NN's own are not wired up yet */
+    /* element-wise, pooling, fully connected and softmax: the reference kernels
+     * (kernels/ref/, linked into every image); CMSIS-NN's own are not wired up yet */
     .add = ref_add_s8,
     .mul = ref_mul_s8,
     .relu6 = ref_relu6_s8,
     .avgpool = ref_avgpool_s8,
     .maxpool = ref_maxpool_s8,
+    .fully_connected = ref_fully_connected_s8,
+    .softmax = ref_softmax_s8,
 };

@@ -30,6 +30,8 @@ COMMANDS = {
     "holdout": ("analysis.predict_cli:holdout_main", "held-out accuracy of the cost predictor per operator (whole shapes left out)"),
     "characterize": ("bench.characterize:main", "adaptive sampling: measure, fit, add the shapes the predictor knows worst, repeat"),
     "search": ("analysis.design.cli:search_main", "rank block designs for a layer slot on a board: Pareto front of predicted energy vs params/MACs"),
+    "profile": ("bench.commands.profile:main",
+                "a .tflite layer by layer on a board: each operator bit-exact with the model's data; report"),
     "scale": ("analysis.design.cli:scale_main", "solve PhiNet/XiNet hyperparameters for a board's flash, RAM and MACs/energy/latency budgets"),
 }
 

@@ -156,10 +156,10 @@ def plan_images(specs: Sequence[CaseSpec], settings: BuildSettings, jobs: int = 
 
 # Reference kernels linked into every library's image (kernels.h declares them):
 # the element-wise, pooling, fully-connected and softmax operators, which no other
-# library implements yet, and the convolutions that take the calls a library
-# does not implement (dilation in opt). Unused ones are dropped by --gc-sections.
+# library implements yet, and the dilated convolutions (opt has no dilated
+# paths). Unused ones are dropped by --gc-sections.
 SHARED_REF_SOURCES = ("elementwise_s8.c", "pooling_s8.c", "fully_connected_s8.c", "softmax_s8.c",
-                      "conv_s8.c", "depthwise_conv_s8.c")
+                      "dilated_conv_s8.c")
 
 
 def _sources(settings: BuildSettings) -> list[Path]:

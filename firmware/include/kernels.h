@@ -23,9 +23,9 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t pad_h, pad_w;  /* padding before the first row / column */
     int32_t act_min, act_max;
-    /* Dilation (tap spacing) of the filter; 0 is read as 1, so tables written
-     * before the field existed keep their meaning. Libraries that do not
-     * implement dilation hand dilated calls to the reference kernels. */
+    /* Dilation (tap spacing) of the filter; 0 is read as 1. Only the
+     * dilated_* entries of a library read it: the runner sends a case with a
+     * dilation above 1 there, so undilated calls are exactly what they were. */
     int32_t dilation_h, dilation_w;
 } conv_params_t;
 
@@ -105,16 +105,16 @@ void ref_fully_connected_s8(const conv_params_t *p, const quant_params_t *q,
                             const int32_t *bias, const dims_t *out_dims, int8_t *out);
 void ref_softmax_s8(const softmax_params_t *p, int32_t rows, int32_t depth, const int8_t *in,
                     int8_t *out);
-/* The reference convolutions, for libraries that hand them the calls they do
- * not implement (dilation). */
-void ref_conv_s8(const conv_params_t *p, const quant_params_t *q,
-                 const dims_t *in_dims, const int8_t *in,
-                 const dims_t *filter_dims, const int8_t *filter,
-                 const int32_t *bias, const dims_t *out_dims, int8_t *out);
-void ref_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q,
-                           const dims_t *in_dims, const int8_t *in,
-                           const dims_t *filter_dims, const int8_t *filter,
-                           const int32_t *bias, const dims_t *out_dims, int8_t *out);
+/* Dilated convolutions (standard/grouped/pointwise, and depthwise), for
+ * libraries without dilated paths of their own. */
+void ref_dilated_conv_s8(const conv_params_t *p, const quant_params_t *q,
+                         const dims_t *in_dims, const int8_t *in,
+                         const dims_t *filter_dims, const int8_t *filter,
+                         const int32_t *bias, const dims_t *out_dims, int8_t *out);
+void ref_dilated_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q,
+                                   const dims_t *in_dims, const int8_t *in,
+                                   const dims_t *filter_dims, const int8_t *filter,
+                                   const int32_t *bias, const dims_t *out_dims, int8_t *out);
 
 typedef struct {
     const char *name;
@@ -123,6 +123,8 @@ typedef struct {
     conv_fn grouped;   /* 1 < groups < C_in: filter_dims->c == C_in / groups */
     conv_fn pointwise; /* 1x1, groups == 1 */
     conv_fn depthwise; /* groups == C_in, filter 1HWC */
+    conv_fn dilated_conv;      /* any of the three above with dilation > 1 */
+    conv_fn dilated_depthwise; /* depthwise with dilation > 1 */
     binary_fn add;
     binary_fn mul;
     unary_fn relu6;

@@ -128,6 +128,8 @@ const kernel_lib_t bench_kernels = {
     .grouped = cmsis_conv,
     .pointwise = cmsis_conv,
     .depthwise = cmsis_depthwise,
+    .dilated_conv = cmsis_conv, /* CMSIS-NN takes the dilation itself */
+    .dilated_depthwise = cmsis_depthwise,
     /* element-wise, pooling, fully connected and softmax: the reference kernels
      * (kernels/ref/, linked into every image); CMSIS-NN's own are not wired up yet */
     .add = ref_add_s8,

@@ -3,7 +3,6 @@
  * truth that every other library is checked against. Follows TFLite's
  * reference_integer_ops::ConvPerChannel loop for loop; taps that fall in the
  * padding are skipped, which equals padding with the input zero point.
- * Dilation spaces the taps dilation_h rows and dilation_w columns apart.
  */
 #include "kernels.h"
 #include "requantize.h"
@@ -18,8 +17,6 @@ void ref_conv_s8(const conv_params_t *p, const quant_params_t *q,
     const int32_t groups = in_c / group_c;
     const int32_t out_per_group = out_dims->c / groups;
     const int32_t kh = filter_dims->h, kw = filter_dims->w;
-    const int32_t dh = p->dilation_h > 1 ? p->dilation_h : 1;
-    const int32_t dw = p->dilation_w > 1 ? p->dilation_w : 1;
 
     for (int32_t oy = 0; oy < out_dims->h; oy++) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
@@ -29,12 +26,12 @@ void ref_conv_s8(const conv_params_t *p, const quant_params_t *q,
                 const int32_t g = oc / out_per_group;
                 int32_t acc = 0;
                 for (int32_t fy = 0; fy < kh; fy++) {
-                    const int32_t iy = y0 + fy * dh;
+                    const int32_t iy = y0 + fy;
                     if (iy < 0 || iy >= in_dims->h) {
                         continue;
                     }
                     for (int32_t fx = 0; fx < kw; fx++) {
-                        const int32_t ix = x0 + fx * dw;
+                        const int32_t ix = x0 + fx;
                         if (ix < 0 || ix >= in_dims->w) {
                             continue;
                         }

@@ -14,8 +14,6 @@ void ref_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q,
     const int32_t in_c = in_dims->c;
     const int32_t mult = out_dims->c / in_c;
     const int32_t kh = filter_dims->h, kw = filter_dims->w;
-    const int32_t dh = p->dilation_h > 1 ? p->dilation_h : 1;
-    const int32_t dw = p->dilation_w > 1 ? p->dilation_w : 1;
 
     for (int32_t oy = 0; oy < out_dims->h; oy++) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
@@ -26,12 +24,12 @@ void ref_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q,
                     const int32_t oc = ic * mult + m;
                     int32_t acc = 0;
                     for (int32_t fy = 0; fy < kh; fy++) {
-                        const int32_t iy = y0 + fy * dh;
+                        const int32_t iy = y0 + fy;
                         if (iy < 0 || iy >= in_dims->h) {
                             continue;
                         }
                         for (int32_t fx = 0; fx < kw; fx++) {
-                            const int32_t ix = x0 + fx * dw;
+                            const int32_t ix = x0 + fx;
                             if (ix < 0 || ix >= in_dims->w) {
                                 continue;
                             }

@@ -136,6 +136,7 @@ def run_profile(cfg: Mapping, model_path: Path, run_dir: Path, *, sample: str | 
     timings = {"plan_s": time.perf_counter() - t0}
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "results.csv").unlink(missing_ok=True)  # a profile into a used folder starts afresh
     (run_dir / "models").mkdir(exist_ok=True)
     shutil.copyfile(model_path, run_dir / "models" / Path(model_path).name)
     layers_table(layers, facts.pop("live_bytes")).to_csv(run_dir / "layers.csv", index=False)

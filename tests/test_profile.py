@@ -166,9 +166,9 @@ def test_ds_cnn_report_eta_what_if_and_chart(tmp_path, compose_cfg, have_qemu_to
 @pytest.mark.parametrize("op", ["standard", "depthwise"])
 def test_dilated_layer_of_a_user_model_bit_exact(op, tmp_path, compose_cfg, have_qemu_toolchain, isolated_cache):
     """A model this project did not get from the converter: one dilated conv (no MLPerf model has one)."""
-    from bench.cases import CaseSpec
-    from bench.generate import quantize_case
-    from bench.tflite_model import build_model
+    from bench.cases.generate import quantize_case
+    from bench.cases.spec import CaseSpec
+    from bench.cases.tflite_model import build_model
 
     spec = CaseSpec(op=op, h=9, w=7, c_in=8, c_out=8, k=3, stride=1, groups=8 if op == "depthwise" else 1)
     q, _ = quantize_case(spec)

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..build_cmd import compose
-from ..errors import BenchError
+from bench.commands.build import compose
+from bench.errors import BenchError
 
 USAGE = """usage: python -m bench profile MODEL.tflite [OVERRIDE ...] [--sample X.npy] [--seed N]
                                 [--out DIR] [--clock-mhz F]
@@ -59,7 +59,7 @@ def main(args: list[str]) -> int:
         print(USAGE)
         return 0
     from analysis.profile_report import write_profile_report
-    from ..orchestrate.profile import run_profile
+    from bench.orchestrate.profile import run_profile
 
     ns, overrides = _parse(args)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -4,7 +4,7 @@ Plain functions over a plain config (no Hydra here). The layers come from
 bench/profile (model reading, whole-model reference activations, one case
 per operator); the matched standard convolutions for eta_op and the
 what-if standard convs for depthwise-separable pairs are ordinary sweep
-cases (bench/generate.py, seeded weights: cost depends on shape, not values).
+cases (bench/cases/generate.py, seeded weights: cost depends on shape, not values).
 Everything runs in the same images, so every ratio is taken within one run.
 
 Writes to the run folder: results.csv (one row per case, as ``run`` does),
@@ -27,17 +27,18 @@ from typing import Mapping
 
 import pandas as pd
 
-from .. import paths
-from ..build import compiler_version, plan_images
-from ..deploy import make_target
-from ..errors import ConfigError
-from ..generate import GeneratedCase, generate
-from ..pipeline import _build_and_run, _decide_instruction_mix, build_settings
-from ..profile import activations
-from ..profile.layers import ModelLayers, extract_layers, live_activation_bytes, what_if_standard
-from ..profile.model_reader import read_model
-from ..progress import Progress
-from ..results import ResultsWriter
+from bench import paths
+from bench.build.images import compiler_version, plan_images
+from bench.build.settings import build_settings
+from bench.cases.generate import GeneratedCase, generate
+from bench.collect.results import ResultsWriter
+from bench.errors import ConfigError
+from bench.orchestrate.pipeline import _build_and_run, _decide_instruction_mix
+from bench.profile import activations
+from bench.profile.layers import ModelLayers, extract_layers, live_activation_bytes, what_if_standard
+from bench.profile.model_reader import read_model
+from bench.progress import Progress
+from bench.targets import make_target
 
 log = logging.getLogger(__name__)
 

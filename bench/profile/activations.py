@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ConfigError
-from .model_reader import ModelGraph
+from bench.errors import ConfigError
+from bench.profile.model_reader import ModelGraph
 
 
 def sample_input(graph: ModelGraph, seed: int = 0, path: str | Path | None = None) -> list[np.ndarray]:
@@ -44,7 +44,7 @@ def sample_input(graph: ModelGraph, seed: int = 0, path: str | Path | None = Non
 
 def run_all_tensors(model: bytes, inputs: list[np.ndarray]) -> dict[int, np.ndarray]:
     """Tensor index -> value after one invoke with the reference kernels."""
-    from ..golden import _interpreter_module
+    from bench.cases.golden import _interpreter_module
 
     module = _interpreter_module()
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..cases import CaseSpec
+from bench.cases.spec import CaseSpec
 
 PROFILE_OPS = ("fully_connected", "softmax")
 

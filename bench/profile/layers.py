@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..cases import CaseSpec
-from ..generate import GeneratedCase
-from ..quantize import channel_multipliers
-from ..tflite_model import TensorQ
-from . import params
-from .layer_spec import LayerSpec
-from .model_reader import ModelGraph, OperatorInfo, TensorInfo
+from bench.cases.spec import CaseSpec
+from bench.cases.generated import GeneratedCase
+from bench.cases.quantize import channel_multipliers
+from bench.cases.tflite_model import TensorQ
+from bench.profile import params
+from bench.profile.layer_spec import LayerSpec
+from bench.profile.model_reader import ModelGraph, OperatorInfo, TensorInfo
 
 # Operators that only change how a buffer is viewed: no arithmetic, no copy in TFLite Micro.
 ZERO_COMPUTE = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
@@ -166,7 +166,7 @@ class _Builder:
 
     # -- element-wise, pooling, softmax ------------------------------------
     def elementwise(self, op: OperatorInfo) -> GeneratedCase:
-        from ..elementwise import EW_FIELDS, op_params
+        from bench.cases.elementwise import EW_FIELDS, op_params
 
         a, b, out = self.t(op.inputs[0]), self.t(op.inputs[1]), self.t(op.outputs[0])
         for t, what in ((a, "input 1"), (b, "input 2"), (out, "output")):

@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..quantize import quantize_multiplier
+from bench.errors import ConfigError
+from bench.cases.quantize import quantize_multiplier
 
 INT8_MIN, INT8_MAX = -128, 127
 

@@ -47,7 +47,7 @@ def main() -> None:
     ns = parser.parse_args()
     if not ns.model.exists():
         sys.exit(f"no model at {ns.model} (set BENCH_SHARED_DIR or pass --model)")
-    overrides = ["board=qemu_m7", "kernels=opt", "store.path=null", *ns.overrides]
+    overrides = ["board=qemu_m7", "kernels=opt", *ns.overrides]
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -120,7 +120,7 @@ def what_if(run_dir: Path, table: pd.DataFrame, costs: pd.DataFrame, clock: floa
     return pd.DataFrame(rows)
 
 
-def cycles_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
+def cycles_chart(table: pd.DataFrame, path: Path, title: str, basis: str = "") -> Path:
     shown = table.iloc[::-1]
     labels = [f"L{int(r.layer):02d} {r.tflite_op}" + (f" {r.kernel}" if isinstance(r.kernel, str) and r.kernel
                                                       and r.op not in ("fully_connected", "softmax", "add", "mul")
@@ -137,7 +137,7 @@ def cycles_chart(table: pd.DataFrame, path: Path, title: str) -> Path:
         text = note or (f"{r.share_pct:.1f} %" if r.share_pct >= 0.1 else "< 0.1 %")
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + text, va="center", fontsize=8)
     ax.set_yticks(range(len(shown)), labels, fontsize=8)
-    ax.set_xlabel("cycles per call")
+    ax.set_xlabel(f"cycles per call ({basis})" if basis else "cycles per call")
     ax.set_title(title, fontsize=10)
     ax.set_xlim(0, max(values.max(), 1) * 1.18)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for op, c in OP_COLOURS.items() if op in set(shown["op"])]
@@ -160,7 +160,7 @@ def write_profile_report(run_dir: Path) -> Path:
     total, bases = facts["total_cycles"], sorted(set(table["cycles_basis"]) - {"", "zero compute (view change)"})
     chart = cycles_chart(table, run_dir / "profile_cycles.png",
                          f"{model} on {facts['board']} ({facts['kernels']})\n{total:,.0f} cycles in total "
-                         f"(sum of layers, excluding interpreter overhead)")
+                         f"(sum of layers, excluding interpreter overhead)", "; ".join(bases))
     cases = table[table["status"] == "case"]
     exact = int((cases["bit_exact"] == "yes").sum())
     peak = table.loc[table["live_bytes"].idxmax()] if len(table) else None

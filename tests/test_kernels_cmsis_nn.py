@@ -191,3 +191,19 @@ def test_real_cmsis_nn_bit_exact(compose_cfg, tmp_path, have_qemu_toolchain, iso
     assert (results["kernels_version"].astype(str) != "unknown").all()
     bad = results[results["status"] != "ok"]
     assert bad.empty, bad[["case_id", "status", "mismatches", "detail"]].to_string()
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("seed", [1, 2])  # zero points -128 and 127
+def test_real_cmsis_nn_elementwise_and_pooling_bit_exact(seed, compose_cfg, tmp_path, have_qemu_toolchain,
+                                                         isolated_cache):
+    """CMSIS-NN's add, mul, avg and max pool through the adapter (all-positive and all-negative ranges)."""
+    path = os.environ.get("CMSIS_NN_PATH")
+    if not path:
+        pytest.skip("set CMSIS_NN_PATH to a CMSIS-NN checkout to run kernels=cmsis_nn on QEMU")
+    cfg = compose_cfg("board=qemu_m7", "kernels=cmsis_nn", f"kernels.cmsis_nn_path={path}", "op=elementwise",
+                      "sweep=smoke", f"sweep.seed={seed}", "run.report=false", "run.instruction_mix=false")
+    pipeline.run_benchmark(cfg, tmp_path)
+    results = pd.read_csv(tmp_path / "results.csv")
+    bad = results[results["status"] != "ok"]
+    assert bad.empty, bad[["case_id", "status", "mismatches", "detail"]].to_string()

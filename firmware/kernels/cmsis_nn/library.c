@@ -152,14 +152,21 @@ static cmsis_nn_pool_params pool_params(const pool_params_t *p)
     return pp;
 }
 
+/* Input, window and output dims of a pooling call, as CMSIS-NN takes them. */
+static void pool_dims(const pool_params_t *p, const dims_t *in_dims, const dims_t *out_dims,
+                      cmsis_nn_dims *id, cmsis_nn_dims *fd, cmsis_nn_dims *od)
+{
+    dims4(id, 1, in_dims->h, in_dims->w, in_dims->c);
+    dims4(fd, 1, p->filter_h, p->filter_w, 1);
+    dims4(od, 1, out_dims->h, out_dims->w, out_dims->c);
+}
+
 static void cmsis_avgpool(const pool_params_t *p, const dims_t *in_dims, const int8_t *in,
                           const dims_t *out_dims, int8_t *out)
 {
     const cmsis_nn_pool_params pp = pool_params(p);
     cmsis_nn_dims id, fd, od;
-    dims4(&id, 1, in_dims->h, in_dims->w, in_dims->c);
-    dims4(&fd, 1, p->filter_h, p->filter_w, 1);
-    dims4(&od, 1, out_dims->h, out_dims->w, out_dims->c);
+    pool_dims(p, in_dims, out_dims, &id, &fd, &od);
     const int32_t need = arm_avgpool_s8_get_buffer_size(out_dims->w, in_dims->c);
     if (need > (int32_t)sizeof scratch) {
         cmsis_nn_last_error = CMSIS_NN_SCRATCH_TOO_SMALL;
@@ -174,9 +181,7 @@ static void cmsis_maxpool(const pool_params_t *p, const dims_t *in_dims, const i
 {
     const cmsis_nn_pool_params pp = pool_params(p);
     cmsis_nn_dims id, fd, od;
-    dims4(&id, 1, in_dims->h, in_dims->w, in_dims->c);
-    dims4(&fd, 1, p->filter_h, p->filter_w, 1);
-    dims4(&od, 1, out_dims->h, out_dims->w, out_dims->c);
+    pool_dims(p, in_dims, out_dims, &id, &fd, &od);
     const cmsis_nn_context ctx = {scratch, 0};
     cmsis_nn_last_error = arm_max_pool_s8(&ctx, &pp, &id, in, &fd, &od, out);
 }

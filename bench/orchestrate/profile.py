@@ -28,7 +28,7 @@ from typing import Mapping
 import pandas as pd
 
 from bench import paths
-from bench.build.images import compiler_version, plan_images
+from bench.build.images import compiler_version, plan_images, too_large
 from bench.build.settings import build_settings
 from bench.cases.generate import GeneratedCase, generate
 from bench.collect.results import ResultsWriter
@@ -90,6 +90,8 @@ def extra_cases(layers: ModelLayers, cache: Path) -> tuple[list[GeneratedCase], 
     whatif = []
     by_index = {layer.index: layer for layer in layers.layers}
     for dw, pw in layers.separable_pairs:
+        if by_index[dw].spec is None or by_index[pw].spec is None:  # one of them cannot run here
+            continue
         std = what_if_standard(by_index[dw].spec, by_index[pw].spec)
         whatif.append({"depthwise_layer": dw, "pointwise_layer": pw,
                        "standard_case_id": std.case_id if std else ""})
@@ -129,7 +131,12 @@ def run_profile(cfg: Mapping, model_path: Path, run_dir: Path, *, sample: str | 
 
     t0 = time.perf_counter()
     layers, facts = plan(model_path, sample, seed)
+    for layer in layers.layers:  # a layer too big for the board is listed, the others still run
+        problem = layer.case and too_large(layer.spec, settings)
+        if problem:
+            layer.case, layer.status, layer.reason = None, "unsupported", problem
     refs, whatif = extra_cases(layers, cache)
+    refs = [g for g in refs if not too_large(g.spec, settings)]
     cases = layers.cases() + refs
     if not cases:
         raise ConfigError(f"{model_path}: no operator of this model can run as a case "

@@ -195,3 +195,40 @@ def test_layer_too_large_for_the_board_is_listed_and_the_rest_runs(tmp_path, com
     assert list(too_big["layer"]) == [2, 4, 6, 8]
     assert all("needs" in r and "FLASH" in r for r in too_big["reason"])
     assert set(table[table["status"] == "case"]["bit_exact"]) == {"yes"}
+
+
+def _softmax_model(shape: list[int], scale: float, zero_point: int, beta: float) -> bytes:
+    """A one-operator int8 SOFTMAX model (output scale 1/256, zero point -128, as the converter writes)."""
+    from importlib import import_module
+
+    import flatbuffers
+    from tflite import BuiltinOperator, BuiltinOptions, TensorType
+
+    from bench.cases import tflite_model as tm
+
+    options_mod = import_module("tflite.SoftmaxOptions")
+    b = flatbuffers.Builder(1024)
+    buffers = [tm._buffer(b, None)]
+    tensors = [tm._tensor(b, "x", shape, TensorType.INT8, 0, [scale], [zero_point], 0),
+               tm._tensor(b, "y", shape, TensorType.INT8, 0, [1.0 / 256], [-128], 0)]
+    options_mod.Start(b)
+    options_mod.AddBeta(b, beta)
+    options = options_mod.End(b)
+    return tm._single_op_model(b, "softmax", tensors, buffers, inputs=[0], graph_inputs=[0], output=1,
+                               code=BuiltinOperator.SOFTMAX, version=2, options=options,
+                               options_type=BuiltinOptions.SoftmaxOptions)
+
+
+@pytest.mark.qemu
+def test_softmax_bit_exact_across_scales_rows_and_depths(tmp_path, compose_cfg, have_qemu_toolchain,
+                                                         isolated_cache):
+    """The fixed-point softmax beyond the two models' 10- and 12-wide rows: several rows, a long row,
+    input scales from fine to coarse (the multiplier's shift and diff_min change), beta != 1."""
+    cfg = compose_cfg("board=qemu_m7", "kernels=ref", "run.instruction_mix=false")
+    for n, (shape, scale, zp, beta) in enumerate([([1, 10], 0.1719, 24, 1.0), ([4, 37], 0.02, -5, 1.0),
+                                                  ([1, 2, 3, 200], 0.5, 100, 1.0), ([2, 64], 0.07, -128, 0.5)]):
+        model = tmp_path / f"softmax{n}.tflite"
+        model.write_bytes(_softmax_model(shape, scale, zp, beta))
+        result = _profile(cfg, model, tmp_path / f"run{n}")
+        assert not result.failed, (shape, result.failed)
+        assert result.ok == 1

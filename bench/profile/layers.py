@@ -206,7 +206,8 @@ class _Builder:
         _int8(out, "output")
         if out.zero_point != -128 or abs(out.scale - 1 / 256) > 1e-3 / 256:
             raise Unsupported("int8 softmax output must have scale 1/256 and zero point -128")
-        _, rows, depth = _nhwc(x.shape)
+        depth = x.shape[-1] if x.shape else 1
+        rows = x.elements // depth  # softmax runs over the last axis; every other axis is rows
         spec = LayerSpec(op="softmax", h=1, w=rows, c_in=depth, c_out=depth, k=1, stride=1,
                          oh=1, ow=rows, **self.base(op))
         return self.extra_case(spec, x, out, params.softmax_params(op.options.get("beta", 1.0), x.scale))

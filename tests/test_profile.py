@@ -232,3 +232,16 @@ def test_softmax_bit_exact_across_scales_rows_and_depths(tmp_path, compose_cfg, 
         result = _profile(cfg, model, tmp_path / f"run{n}")
         assert not result.failed, (shape, result.failed)
         assert result.ok == 1
+
+
+@needs_models
+def test_sample_input_from_a_file(tmp_path):
+    graph = read_model(KWS)
+    x = np.arange(490, dtype=np.int64).reshape(49, 10) % 256 - 128
+    np.save(tmp_path / "x.npy", x)
+    (loaded,) = activations.sample_input(graph, path=tmp_path / "x.npy")
+    assert loaded.shape == (1, 49, 10, 1) and loaded.dtype == np.int8 and loaded[0, 1, 0, 0] == -118
+    np.save(tmp_path / "bad.npy", np.zeros((3, 3)))
+    from bench.errors import ConfigError
+    with pytest.raises(ConfigError, match="does not fill the model's input"):
+        activations.sample_input(graph, path=tmp_path / "bad.npy")

@@ -25,11 +25,11 @@ def sample_input(graph: ModelGraph, seed: int = 0, path: str | Path | None = Non
     if path:
         p = Path(path)
         if not p.is_file():
-            raise ConfigError(f"profile.sample: no file at {p}")
+            raise ConfigError(f"--sample: no file at {p}")
         x = np.load(p)
         t = details[0]
         if len(details) != 1 or x.size != t.elements:
-            raise ConfigError(f"profile.sample {p}: {x.shape} does not fill the model's input "
+            raise ConfigError(f"--sample {p}: {x.shape} does not fill the model's input "
                               f"{t.name} {list(t.shape)} (models with one input only)")
         return [x.astype(t.dtype).reshape(t.shape)]
     rng = np.random.default_rng(seed)

@@ -20,7 +20,8 @@ import pytest
 
 from bench import paths
 from bench.profile import activations
-from bench.profile.layers import extract_layers, live_activation_bytes
+from bench.profile.layers import extract_layers
+from bench.profile.memory import live_activation_bytes
 from bench.profile.model_reader import read_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -35,7 +35,8 @@ from bench.collect.results import ResultsWriter
 from bench.errors import ConfigError
 from bench.orchestrate.pipeline import _build_and_run, _decide_instruction_mix
 from bench.profile import activations
-from bench.profile.layers import ModelLayers, extract_layers, live_activation_bytes, what_if_standard
+from bench.profile.layers import ModelLayers, extract_layers, what_if_standard
+from bench.profile.memory import live_activation_bytes
 from bench.profile.model_reader import read_model
 from bench.progress import Progress
 from bench.targets import make_target

@@ -4,5 +4,6 @@
 the reference interpreter and keeps every tensor, ``layers`` turns each
 operator into a single-operator case (``layer_spec.LayerSpec``) with the
 model's own weights and the real activation it sees, ``params`` computes the
-integer parameters the interpreter's Prepare would.
+integer parameters the interpreter's Prepare would, ``memory`` which
+activations are alive during each operator.
 """

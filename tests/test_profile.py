@@ -186,19 +186,19 @@ def test_dilated_layer_of_a_user_model_bit_exact(op, tmp_path, compose_cfg, have
         assert row["dilation"] == "2x2"
 
 
-@pytest.mark.qemu
 @needs_models
-def test_layer_too_large_for_the_board_is_listed_and_the_rest_runs(tmp_path, compose_cfg, have_qemu_toolchain,
-                                                                   isolated_cache):
+def test_layer_too_large_for_the_board_is_listed(compose_cfg):
+    from bench.build.settings import build_settings
+    from bench.orchestrate.profile import drop_oversized
+
     # 84 KiB of flash leaves 20 KiB for cases: the 64x64 pointwise layers (with input and golden) do not fit.
-    cfg = compose_cfg("board=qemu_m7", "kernels=opt", "run.instruction_mix=false", "board.memory.FLASH.size_kb=84")
-    result = _profile(cfg, KWS, tmp_path)
-    assert not result.failed
-    table = pd.read_csv(tmp_path / "profile.csv", keep_default_na=False)
-    too_big = table[table["status"] == "unsupported"]
-    assert list(too_big["layer"]) == [2, 4, 6, 8]
-    assert all("needs" in r and "FLASH" in r for r in too_big["reason"])
-    assert set(table[table["status"] == "case"]["bit_exact"]) == {"yes"}
+    cfg = compose_cfg("board=qemu_m7", "kernels=opt", "board.memory.FLASH.size_kb=84")
+    _, model = _layers(KWS)
+    drop_oversized(model, build_settings(cfg))
+    too_big = [layer for layer in model.layers if layer.status == "unsupported"]
+    assert [layer.index for layer in too_big] == [2, 4, 6, 8]
+    assert all("needs" in layer.reason and "FLASH" in layer.reason for layer in too_big)
+    assert sum(layer.status == "case" for layer in model.layers) == 8
 
 
 def _softmax_model(shape: list[int], scale: float, zero_point: int, beta: float) -> bytes:

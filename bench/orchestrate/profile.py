@@ -79,6 +79,14 @@ def plan(model_path: Path, sample: str | None, seed: int) -> tuple[ModelLayers, 
     return layers, facts
 
 
+def drop_oversized(layers: ModelLayers, settings) -> None:
+    """A layer too big for the board's memories is listed as unsupported, saying why; the rest still run."""
+    for layer in layers.layers:
+        problem = layer.case and too_large(layer.spec, settings)
+        if problem:
+            layer.case, layer.status, layer.reason = None, "unsupported", problem
+
+
 def extra_cases(layers: ModelLayers, cache: Path) -> tuple[list[GeneratedCase], list[dict]]:
     """The standard convs eta_op and the what-if table compare against, deduplicated."""
     wanted: dict[str, object] = {}
@@ -132,10 +140,7 @@ def run_profile(cfg: Mapping, model_path: Path, run_dir: Path, *, sample: str | 
 
     t0 = time.perf_counter()
     layers, facts = plan(model_path, sample, seed)
-    for layer in layers.layers:  # a layer too big for the board is listed, the others still run
-        problem = layer.case and too_large(layer.spec, settings)
-        if problem:
-            layer.case, layer.status, layer.reason = None, "unsupported", problem
+    drop_oversized(layers, settings)
     refs, whatif = extra_cases(layers, cache)
     refs = [g for g in refs if not too_large(g.spec, settings)]
     cases = layers.cases() + refs

@@ -134,7 +134,8 @@ def _profile(cfg, model: Path, out: Path):
 
 @pytest.mark.qemu
 @needs_models
-@pytest.mark.parametrize("kernels", ["ref", "opt"])
+@pytest.mark.parametrize("kernels", ["ref", "opt", pytest.param("cmsis_nn", marks=pytest.mark.skipif(
+    not os.environ.get("CMSIS_NN_PATH"), reason="set CMSIS_NN_PATH to a CMSIS-NN checkout to profile with it"))])
 @pytest.mark.parametrize("board", _boards())
 @pytest.mark.parametrize("model", [KWS, RESNET], ids=["ds_cnn", "resnet8"])
 def test_every_layer_bit_exact_on_qemu(model, board, kernels, tmp_path, compose_cfg, have_qemu_toolchain,

@@ -54,10 +54,16 @@ class HolderLock:
             self._fd = None
 
     def holder_info(self) -> dict:
-        try:
-            return json.loads(self.path.read_text() or "{}")
-        except (OSError, ValueError):
-            return {}
+        # A new holder truncates, then writes: a reader in between sees an empty file.
+        for _ in range(20):
+            try:
+                info = json.loads(self.path.read_text() or "{}")
+            except (OSError, ValueError):
+                info = {}
+            if info:
+                return info
+            time.sleep(0.01)
+        return {}
 
     def holder(self) -> str:
         """'pid 123 on host since 2026-12-03 16:40:02 UTC' (or 'holder unknown')."""

@@ -176,8 +176,9 @@ def result_problems(r: Mapping, banner: Mapping, overhead: int, output_bytes: in
         p.append(f"min={lo} is not above the counter overhead {overhead}: no time left for the call")
     if r["sd"] > max(hi - lo, 0):
         p.append(f"sd={r['sd']} is larger than max-min={hi - lo}")
-    if reps == 1 and (r["sd"] or r["rse_ppm"]):
-        p.append(f"reps=1 with sd={r['sd']} rse_ppm={r['rse_ppm']} (one call has no spread)")
+    if reps == 1 and not (total == lo == hi == r["med"] and r["sd"] == r["rse_ppm"] == 0):
+        p.append(f"reps=1 with sum={total} min={lo} max={hi} med={r['med']} sd={r['sd']} "
+                 f"rse_ppm={r['rse_ppm']}: one call has one count and no spread")
     elif lo > 0 and r["rse_ppm"] > 10**6 * (r["sd"] + 1) / lo + 1:
         p.append(f"rse_ppm={r['rse_ppm']} does not follow from sd={r['sd']} and min={lo}")
     if r["reps"] < banner.get("reps", 1):

@@ -4,7 +4,7 @@
 # resume, or promoted to a baseline. A row cut short by a power cut, or edited
 # by hand, fails here and its case is measured again. A plugin that adds a
 # column a later step relies on adds it here.
-OK_ROW_FIELDS: dict[str, Field] = {
+ROW_FIELDS: dict[str, Field] = {
     "case_id": text(), "op": text(), "board": text(), "kernels": text(), "image": text(),
     "firmware_hash": text(), "compiler": text(), "metric_unit": text(), "provenance": text(),
     "macs": uint(1), "h": uint(1), "w": uint(1), "c_in": uint(1), "c_out": uint(1), "k": uint(1),
@@ -13,15 +13,23 @@ OK_ROW_FIELDS: dict[str, Field] = {
 }
 
 
-def ok_row_problems(row: Mapping) -> list[str]:
-    """Why an ok results.csv row cannot be trusted ([] when it can)."""
+# What a baseline is compared on (bench/store/regress.py); a resume needs every field.
+BASELINE_NEEDS = ("case_id", "metric", "metric_min", "metric_max", "metric_unit", "provenance")
+
+
+def ok_row_problems(row: Mapping, needs: Iterable[str] | None = None) -> list[str]:
+    """Why an ok results.csv row cannot be used again ([] when it can); ``needs``: the
+    fields the user of the row relies on (default: all of ROW_FIELDS, energy included)."""
     problems = []
+    full = needs is None
+    needs = list(ROW_FIELDS) if full else list(needs)
     if row.get(None):  # csv.DictReader puts the cells beyond the header here
         problems.append(f"{len(row[None])} cell(s) beyond the header: two rows run together")
-    if row.get("output_ok") != "True":
+    if full and row.get("output_ok") != "True":
         problems.append(f"output_ok={row.get('output_ok')!r}, expected True")
     values = {}
-    for key, spec in OK_ROW_FIELDS.items():
+    for key in needs:
+        spec = ROW_FIELDS[key]
         cell = row.get(key)
         if cell is None or cell == "":
             problems.append(f"{key} is empty")
@@ -34,7 +42,7 @@ def ok_row_problems(row: Mapping) -> list[str]:
             not values["metric_min"] <= values["metric"] <= values["metric_max"]:
         problems.append(f"metric={values['metric']} is outside metric_min..metric_max "
                         f"({values['metric_min']}..{values['metric_max']})")
-    if row.get("energy_provenance") != "not-measured":
+    if full and row.get("energy_provenance") != "not-measured":
         for key in ("energy_uj", "energy_basis"):
             if row.get(key) in (None, ""):
                 problems.append(f"{key} is empty")

@@ -308,3 +308,267 @@ def test_reframed_lines_are_never_recorded_as_ok(captured):
         got = check_invariant(cap["rows"], rows, f"{what} (seed {seed})")
         if must_flag:
             assert any(r["status"] != "ok" for r in got.values()), f"{what} (seed {seed}) went unnoticed"
+
+
+# -- issue 11, item by item ----------------------------------------------------------------
+
+
+def test_1_wrong_firmware_gives_every_case_a_status_naming_it(captured):
+    """The opt image's real stream where the ref image was planned: nothing is recorded as ok."""
+    rows = replay(captured["ref"], captured["opt"]["stream"])
+    assert {r["status"] for r in rows} == {"wrong-firmware"}
+    assert all("banner kernels=opt, planned ref" in r["detail"] for r in rows)
+    assert all(r["metric"] in ("", None) for r in rows)
+
+
+@pytest.mark.parametrize("edit, status, words", [
+    # a second result line for one case, with other values
+    (lambda s: reframe(s, "R", lambda b: [b, set_field(b, "sum", "5")], 2), "duplicate-result", "values differ"),
+    (lambda s: reframe(s, "R", lambda b: f"{b} sum=5", 2), "bad-record", "key sum repeated"),
+    (lambda s: reframe(s, "R", lambda b: set_field(b, "max", "31000000000000000000000000"), 2), "bad-record",
+     "max=31000000000000000000000000 is above 18446744073709551615"),
+    (lambda s: reframe(s, "R", lambda b: set_field(b, "bad", "-1"), 2), "bad-record", "bad=-1 is below 0"),
+    (lambda s: reframe(s, "R", lambda b: set_field(b, "med", "1.5"), 2), "bad-record", "med=1.5 is not an integer"),
+    (lambda s: reframe(s, "R", lambda b: set_field(b, "sd", "x"), 2), "bad-record", "sd=x is not an integer"),
+    (lambda s: reframe(s, "R", lambda b: set_field(b, "rse_ppm", "-3"), 2), "bad-record", "rse_ppm=-3 is below 0"),
+    (lambda s: reframe(s, "R", lambda b: set_field(b, "reps", "0"), 2), "bad-record", "reps=0 is below 1"),
+])
+def test_2_meaningless_result_lines_mark_their_case_only(captured, edit, status, words):
+    cap = captured["ref"]
+    rows = replay(cap, edit(cap["stream"]))
+    got = check_invariant(cap["rows"], rows, words)
+    third = cap["rows"][2]["case_id"]
+    assert got[third]["status"] == status and words in got[third]["detail"], got[third]
+    assert all(r["status"] == "ok" for cid, r in got.items() if cid != third)
+
+
+@pytest.mark.parametrize("key, value", [("reps", "3"), ("cases", "8"), ("cflags", "-O0"), ("cc", "11.3.1_20220712"),
+                                        ("fw", "0.9"), ("warmup", "2"), ("build", "ffffffffffffffffffff")])
+def test_2_banner_fields_are_checked_against_the_plan(captured, key, value):
+    cap = captured["ref"]
+    rows = replay(cap, reframe(cap["stream"], "B", lambda b: set_field(b, key, value)))
+    assert {r["status"] for r in rows} == {"wrong-firmware"}
+    assert f"banner {key}={value}, planned" in rows[0]["detail"]
+
+
+@pytest.mark.parametrize("key, value", [("cases", "10"), ("failed", "1")])
+def test_2_end_counts_are_checked(captured, key, value):
+    cap = captured["ref"]
+    rows = replay(cap, reframe(cap["stream"], "E", lambda b: set_field(b, key, value)))
+    assert {r["status"] for r in rows} == {"bad-end"}
+    assert f"#E {key}={value}" in rows[0]["detail"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(have_qemu_toolchain, compose_cfg, tmp_path_factory):
+    """A real smoke run (standard convs) whose energy basis decision depends on the case count."""
+    from bench.orchestrate.pipeline import plan_cases, run_benchmark
+
+    base = tmp_path_factory.mktemp("smoke-run")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BENCH_CACHE_DIR", str(base / "cache"))
+    cfg = compose_cfg("sweep=smoke", "op=standard", "run.report=false", f"store.path={base / 'runs/results.sqlite'}")
+    total = sum(s.macs for s in plan_cases(cfg))
+    # Too many MACs for the instruction mix as a whole; few enough once half is done.
+    cfg["run"]["instruction_mix_max_macs"] = total - 1
+    run_dir = base / "runs" / "r1"
+    try:
+        run_benchmark(cfg, run_dir)
+    finally:
+        mp.undo()
+    return {"cfg": cfg, "dir": run_dir, "base": base}
+
+
+def read_rows(run_dir: Path) -> list[dict]:
+    import csv
+    with (run_dir / "results.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_3_resume_keeps_the_energy_basis_decided_at_the_start(smoke_run):
+    import json
+    import shutil
+
+    from bench.orchestrate.pipeline import run_benchmark
+
+    first = read_rows(smoke_run["dir"])
+    assert len({r["energy_basis"] for r in first}) == 1
+    decided = json.loads((smoke_run["dir"] / "run_decisions.json").read_text())
+    assert decided["instruction_mix"] is False
+    # Killed after the first case: resume in place with the rest (few MACs, so a fresh
+    # decision would now make the instruction mix and change the basis half-way).
+    r2 = smoke_run["base"] / "runs" / "r2"
+    shutil.copytree(smoke_run["dir"], r2)
+    text = (r2 / "results.csv").read_text().splitlines(keepends=True)
+    (r2 / "results.csv").write_text("".join(text[:2]))
+    cfg = {**smoke_run["cfg"], "run": {**smoke_run["cfg"]["run"], "resume": True}}
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BENCH_CACHE_DIR", str(smoke_run["base"] / "cache"))
+    try:
+        run_benchmark(cfg, r2)
+    finally:
+        mp.undo()
+    resumed = read_rows(r2)
+    assert len(resumed) == len(first) and {r["status"] for r in resumed} == {"ok"}
+    assert {r["energy_basis"] for r in resumed} == {r["energy_basis"] for r in first}
+    assert json.loads((r2 / "run_decisions.json").read_text()) == decided
+
+
+def test_4_a_torn_row_is_measured_again_and_refused_as_a_baseline(smoke_run, capsys):
+    import shutil
+
+    from bench import cli
+    from bench.orchestrate.pipeline import run_benchmark
+
+    torn = smoke_run["base"] / "runs" / "torn"
+    shutil.copytree(smoke_run["dir"], torn)
+    text = (torn / "results.csv").read_text()
+    cut = text.rindex(",ok,") + len(",ok,")          # power cut while writing the last row
+    (torn / "results.csv").write_text(text[:cut])
+    last = read_rows(smoke_run["dir"])[-1]["case_id"]
+    db = str(smoke_run["base"] / "baseline-test.sqlite")
+    assert cli.main(["baseline", "--db", db, "set", str(torn)]) != 0
+    err = capsys.readouterr().err
+    assert last in err and "metric is empty" in err
+
+    cfg = {**smoke_run["cfg"], "run": {**smoke_run["cfg"]["run"], "resume": True}}
+    mp = pytest.MonkeyPatch()
+    mp.setenv("BENCH_CACHE_DIR", str(smoke_run["base"] / "cache"))
+    try:
+        summary = run_benchmark(cfg, torn)
+    finally:
+        mp.undo()
+    rows = read_rows(torn)
+    assert summary.ok == summary.cases == len(rows) == len({r["case_id"] for r in rows})
+    redone = [r for r in rows if r["case_id"] == last][0]
+    assert redone["metric"] == read_rows(smoke_run["dir"])[-1]["metric"]
+    import json
+    assert last not in json.loads((torn / "resumed.json").read_text())["carried_over"]
+
+
+def _hold_run_lock(folder: str, ready, stop) -> None:
+    from bench.store.run_lock import run_folder_lock
+    with run_folder_lock(Path(folder)):
+        ready.set()
+        stop.wait(30)
+
+
+@pytest.mark.qemu
+def test_5_a_second_run_in_a_held_folder_fails_at_once_naming_the_holder(tmp_path, have_qemu_toolchain):
+    import multiprocessing as mp
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from bench.store.run_lock import RunFolderBusy, run_folder_lock
+
+    folder = tmp_path / "run"
+    ctx = mp.get_context("fork")
+    ready, stop = ctx.Event(), ctx.Event()
+    holder = ctx.Process(target=_hold_run_lock, args=(str(folder), ready, stop))
+    holder.start()
+    assert ready.wait(20)
+    with pytest.raises(RunFolderBusy, match=rf"pid {holder.pid} on {socket.gethostname()} since 20\d\d-"):
+        with run_folder_lock(folder):
+            pass
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "bench", "run", "sweep=smoke", "op=standard", "run.report=false",
+                          f"hydra.run.dir={folder}", "store.path=null"], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "BENCH_CACHE_DIR": str(tmp_path / "cache")})
+    assert out.returncode != 0 and time.monotonic() - t0 < 60
+    assert f"in use by another run (pid {holder.pid}" in out.stderr
+    assert not (folder / "results.csv").exists()
+    # A holder killed outright leaves its file behind, but not its lock.
+    os.kill(holder.pid, 9)
+    holder.join(10)
+    with run_folder_lock(folder) as lock:
+        assert lock.holder_info()["pid"] == os.getpid()
+
+
+def _baseline_set(db: str, run: str, start, results) -> None:
+    from bench import cli
+    start.wait(30)
+    try:
+        results.put(cli.main(["baseline", "--db", db, "set", run]))
+    except BaseException as exc:  # noqa: BLE001 - the test reports what escaped
+        results.put(repr(exc))
+
+
+def test_6_concurrent_baseline_set_of_a_new_run_is_one_transaction(tmp_path):
+    import multiprocessing as mp
+
+    from bench.store.db import Store
+    from tests.test_regress import row, write_run
+
+    run = write_run(tmp_path / "runs" / "r1", [row("a", 100), row("b", 200)])
+    db = str(tmp_path / "s.sqlite")
+    ctx = mp.get_context("fork")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_baseline_set, args=(db, str(run), start, results)) for _ in range(48)]
+    for p in procs:
+        p.start()
+    start.set()
+    outcomes = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert outcomes == [0] * 48
+    with Store(db) as store:
+        assert len(store.runs()) == 1 and len(store.baselines()) == 1
+
+
+BAD_CONFIGS = [
+    ("sweep.shapes=[{hw:8,cout:8,k:3}]", "sweep.shapes[0].cin"),
+    ("sweep.shapes=[{hw:abc,cin:8,cout:8,k:3}]", "sweep.shapes[0].hw='abc'"),
+    ("sweep.seed=abc", "sweep.seed='abc'"),
+    ("sweep.shapes={hw:8,cin:8,cout:8,k:3}", "sweep.shapes"),
+    ("sweep.shapes=abc", "sweep.shapes='abc'"),
+    ("run.jobs=0", "run.jobs=0"),
+    ("run.timeout_s=abc", "run.timeout_s='abc'"),
+    ("board.reps=0", "board.reps=0"),
+    ("board.warmup=-3", "board.warmup=-3"),
+]
+
+
+@pytest.mark.parametrize("override, named", BAD_CONFIGS)
+def test_7_bad_config_is_refused_before_anything_runs(compose_cfg, tmp_path, override, named):
+    from bench.errors import ConfigError
+    from bench.orchestrate.pipeline import run_benchmark
+
+    cfg = compose_cfg("sweep=smoke", override)
+    with pytest.raises(ConfigError) as exc:
+        run_benchmark(cfg, tmp_path / "run")
+    message = str(exc.value)
+    assert named in message and "allowed" in message and "\n" not in message
+    assert not (tmp_path / "run" / "results.csv").exists()
+
+
+def test_7_a_malformed_sweep_file_is_a_one_line_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "conf" / "sweep").mkdir(parents=True)
+    (tmp_path / "conf" / "sweep" / "broken.yaml").write_text("name: broken\nshapes: [{hw: 8, cin: 8\n")
+    out = subprocess.run([sys.executable, "-m", "bench", "run", "sweep=broken",
+                          f"hydra.searchpath=[file://{tmp_path / 'conf'}]", f"hydra.run.dir={tmp_path / 'run'}"],
+                         capture_output=True, text=True, timeout=120, env=os.environ)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr and "broken.yaml" in out.stderr
+
+
+def test_8_a_long_line_without_newline_is_not_rescanned_per_byte():
+    import time
+
+    def feed_bytewise(n: int) -> float:
+        s = LineSplitter()
+        t0 = time.perf_counter()
+        chunk = b"x" * 16
+        for _ in range(n // 16):
+            s.feed(chunk)
+        s.feed(b"\n")
+        return time.perf_counter() - t0
+
+    small, large = feed_bytewise(250_000), feed_bytewise(1_000_000)
+    assert large < 2.0 and large < 8 * small, (small, large)   # linear, not quadratic

@@ -98,13 +98,19 @@ class ReplayTarget:
         return RunOutcome(self.status, 0 if self.status == "ok" else 2, 0.0, splitter.rejected)
 
 
+class Quiet:
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def current(self, case_id: str) -> None:
+        pass
+
+
 def run_rows(image, generated, settings, target, cfg, workdir: Path | None) -> list[dict]:
     from bench.orchestrate import pipeline
-    from bench.progress import Progress
 
     writer = ListWriter(workdir or Path(image.elf).parent)
-    with Progress(total=len(generated), description="replay", enabled=False) as progress:
-        pipeline.run_image(image, generated, settings, target, cfg, writer, progress, mixes={})
+    pipeline.run_image(image, generated, settings, target, cfg, writer, Quiet(), mixes={})
     return writer.rows
 
 

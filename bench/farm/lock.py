@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .. import paths
-from ..errors import BenchError
-from ..flock import HolderLock
+from bench import paths
+from bench.errors import BenchError
+from bench.flock import HolderLock
 
 
 class BoardBusy(BenchError):

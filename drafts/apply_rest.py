@@ -11,7 +11,7 @@ def edit(path, pairs):
 
 
 # -- resume: decisions must match; a row is carried only when every field checks -----
-edit("bench/store/resume.py", [
+edit(sys.argv[1] if len(sys.argv) > 1 else "bench/store/resume.py", [
     ('''def prepare(specs: Sequence[CaseSpec], cfg: Mapping, settings: BuildSettings,
             run_dir: Path) -> list[CaseSpec]:''',
      '''def prepare(specs: Sequence[CaseSpec], cfg: Mapping, settings: BuildSettings,

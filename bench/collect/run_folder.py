@@ -1,14 +1,19 @@
-"""Run folders on disk: find them under paths or globs, read a run's config."""
+"""Run folders on disk: find them under paths or globs, read a run's config,
+and hold one while a run writes it."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from omegaconf import OmegaConf
 
 from bench.errors import BenchError
+from bench.flock import HolderLock
+
+LOCK_FILE = ".run.lock"
 
 
 def find_runs(patterns: Iterable[str | Path]) -> list[Path]:
@@ -38,3 +43,28 @@ def run_config(run: Path) -> dict:
             except Exception:  # noqa: BLE001 - a config we cannot resolve is reported as absent
                 continue
     return {}
+
+
+class RunFolderBusy(BenchError):
+    """Another run or resume is writing this run folder."""
+
+
+@contextlib.contextmanager
+def run_folder_lock(run_dir: Path) -> Iterator[HolderLock]:
+    """Hold ``run_dir`` for one run: a second run or resume there fails at once.
+
+    Two runs writing one folder would interleave their rows in one
+    results.csv; two resumes would each rewrite it under the other. The
+    refusal names the holder's pid, host and start time. The lock goes with
+    its holder's process however that ends (bench/flock.py), so a crashed
+    run never blocks its folder: a resume takes the lock over.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = HolderLock(run_dir / LOCK_FILE, run_dir=str(run_dir))
+    if not lock.try_acquire():
+        raise RunFolderBusy(f"run folder {run_dir} is in use by another run ({lock.holder()}); "
+                            "wait for it to end, or give this run its own hydra.run.dir")
+    try:
+        yield lock
+    finally:
+        lock.release()

@@ -27,18 +27,24 @@ def task(cfg: DictConfig) -> None:
     from pathlib import Path
 
     from analysis.report import write_run_report
+    from bench.collect.run_folder import run_folder_lock
+    from bench.orchestrate import config_schema
     from bench.orchestrate.pipeline import run_benchmark
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    OmegaConf.save(cfg, run_dir / "config.resolved.yaml", resolve=True)
     plain = OmegaConf.to_container(cfg, resolve=True)
     if hydra_cfg.mode == RunMode.MULTIRUN and plain["run"]["report"] != "always":
         # One combined report over all jobs is written when the multirun ends
         # (bench.hydra_callbacks); per-job reports would repeat it.
         plain["run"]["report"] = False
     try:
-        summary = run_benchmark(plain, run_dir, report=write_run_report)
+        config_schema.validate(plain)
+        # Held before anything is written: a second run in this folder must not
+        # even replace the first one's config.resolved.yaml.
+        with run_folder_lock(run_dir):
+            OmegaConf.save(cfg, run_dir / "config.resolved.yaml", resolve=True)
+            summary = run_benchmark(plain, run_dir, report=write_run_report, hold_lock=False)
     except BenchError as exc:
         log.error("%s", exc)
         _failures.append(f"{run_dir}: {exc}")

@@ -453,7 +453,7 @@ def test_4_a_torn_row_is_measured_again_and_refused_as_a_baseline(smoke_run, cap
 
 
 def _hold_run_lock(folder: str, ready, stop) -> None:
-    from bench.store.run_lock import run_folder_lock
+    from bench.collect.run_folder import run_folder_lock
     with run_folder_lock(Path(folder)):
         ready.set()
         stop.wait(30)
@@ -468,7 +468,7 @@ def test_5_a_second_run_in_a_held_folder_fails_at_once_naming_the_holder(tmp_pat
     import sys
     import time
 
-    from bench.store.run_lock import RunFolderBusy, run_folder_lock
+    from bench.collect.run_folder import RunFolderBusy, run_folder_lock
 
     folder = tmp_path / "run"
     ctx = mp.get_context("fork")

@@ -12,6 +12,7 @@ their runs at the same time.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging

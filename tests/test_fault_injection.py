@@ -32,7 +32,7 @@ from bench.targets.base import RunOutcome
 
 pytestmark = pytest.mark.qemu
 
-MUTATIONS = 3000           # per family: seeded, so a failure names its seed
+MUTATIONS = 2500           # per family: seeded, so a failure names its seed
 VALUE_COLUMNS = ("metric", "metric_min", "metric_max", "metric_median", "metric_sd", "metric_rse",
                  "reps", "mismatches", "output_ok", "energy_uj", "energy_basis", "kernels_version",
                  "instructions", "cycles_estimated")
@@ -324,7 +324,7 @@ def test_1_wrong_firmware_gives_every_case_a_status_naming_it(captured):
     rows = replay(captured["ref"], captured["opt"]["stream"])
     assert {r["status"] for r in rows} == {"wrong-firmware"}
     assert all("banner kernels=opt, planned ref" in r["detail"] for r in rows)
-    assert all(r["metric"] in ("", None) for r in rows)
+    assert all(r.get("metric") in ("", None) for r in rows)
 
 
 @pytest.mark.parametrize("edit, status, words", [

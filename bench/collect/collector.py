@@ -116,6 +116,8 @@ class ImageCollector:
         if case_id is None:
             return None
         self._lines[case_id] += 1
+        if self._image_problem:     # the whole image is refused already; no case is looked at
+            return case_id
         if self._lines[case_id] > 1:
             first = self._results.pop(case_id, None)
             same = first is not None and first.extra.get("_fields") == dict(record.fields)

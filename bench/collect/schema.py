@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 U64_MAX = 2**64 - 1
 I32_MAX = 2**31 - 1
 
-_INT = re.compile(r"-?[0-9]{1,20}")   # no '+', '_', spaces or exponents, which int() would take
+_INT = re.compile(r"-?[0-9]{1,40}")   # no '+', '_', spaces or exponents, which int() would take
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,38 @@ def task(cfg: DictConfig) -> None:
 
 def run_app(args: list[str]) -> int:
     _failures.clear()
+    check_yaml_files(args)
     sys.argv = ["python -m bench run", *args]
     task()
     for failure in _failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if _failures else 0
+
+
+def check_yaml_files(args: list[str]) -> None:
+    """A config file that is not valid YAML, named with its line, before Hydra composes.
+
+    Hydra reports a YAML syntax error in a group file as a long traceback; this
+    reads every yaml of the config path (and of a ``hydra.searchpath=[file://...]``
+    given on the command line) first and raises a one-line ConfigError instead.
+    """
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from bench.errors import ConfigError
+
+    dirs = [paths.conf_dir()]
+    for arg in args:
+        if arg.lstrip("+").startswith("hydra.searchpath="):
+            dirs += [Path(d) for d in re.findall(r"file://([^,\]\s]+)", arg)]
+    for folder in dirs:
+        for path in sorted(Path(folder).rglob("*.yaml")) if Path(folder).is_dir() else []:
+            try:
+                yaml.safe_load(path.read_text())
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                raise ConfigError(f"{path}:{where}: not valid YAML ({problem})") from None

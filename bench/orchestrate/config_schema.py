@@ -82,6 +82,9 @@ ALLOWED = {
 
 def validate(cfg: Mapping) -> None:
     """Raise ConfigError naming the first bad key, its value and what is allowed."""
+    shapes = (cfg.get("sweep") or {}).get("shapes") if isinstance(cfg.get("sweep"), Mapping) else None
+    if shapes is not None and not isinstance(shapes, (list, tuple)):
+        _bad("sweep.shapes", shapes)
     op = _typed("op", OpSchema, cfg.get("op"))
     sweep = _typed("sweep", SweepSchema, cfg.get("sweep"))
     run = _typed("run", RunSchema, cfg.get("run"))

@@ -579,3 +579,45 @@ def test_8_a_long_line_without_newline_is_not_rescanned_per_byte():
 
     small, large = feed_bytewise(250_000), feed_bytewise(1_000_000)
     assert large < 2.0 and large < 8 * small, (small, large)   # linear, not quadratic
+
+
+class _BadMedian:
+    """A real QEMU target whose second result line arrives with med=1.5 (a valid CRC: a firmware bug)."""
+
+    def __init__(self, real):
+        self.real = real
+        self.unit, self.provenance, self.metric_decimals = real.unit, real.provenance, real.metric_decimals
+        self.counter_to_metric = real.counter_to_metric
+
+    def run(self, elf, on_record, timeout_s):
+        import dataclasses
+
+        def spoil(record):
+            if record.tag == "R" and record.fields.get("idx") == "1":
+                record = dataclasses.replace(record, fields={**record.fields, "med": "1.5"})
+            on_record(record)
+        return self.real.run(elf, spoil, timeout_s)
+
+
+def test_2_a_bad_line_costs_its_case_and_the_run_still_reports_and_stores(
+        have_qemu_toolchain, compose_cfg, tmp_path, monkeypatch):
+    """Once ended the whole run with a ValueError: no rows for the rest, no report, no store entry."""
+    from analysis.report import write_run_report
+    from bench.orchestrate import pipeline
+    from bench.store.db import Store
+
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BENCH_STORE", raising=False)
+    real_make = pipeline.make_target
+    monkeypatch.setattr(pipeline, "make_target", lambda board: _BadMedian(real_make(board)))
+    db = tmp_path / "runs" / "results.sqlite"
+    cfg = compose_cfg("sweep=smoke", "op=standard", "run.jobs=1", "run.instruction_mix=false", f"store.path={db}")
+    run_dir = tmp_path / "runs" / "r1"
+    summary = pipeline.run_benchmark(cfg, run_dir, report=write_run_report)
+    rows = read_rows(run_dir)
+    bad = [r for r in rows if r["status"] != "ok"]
+    assert len(bad) == 1 and bad[0]["status"] == "bad-record" and "med=1.5 is not an integer" in bad[0]["detail"]
+    assert summary.ok == len(rows) - 1 == summary.cases - 1
+    assert (run_dir / "report.md").exists()
+    with Store(db) as store:
+        assert [r.ok for r in store.runs()] == [summary.ok]

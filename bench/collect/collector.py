@@ -58,7 +58,8 @@ class ImageCollector:
     _lines: Counter = field(default_factory=Counter)   # case_id -> result lines seen
     _case_problem: dict = field(default_factory=dict)  # case_id -> (status, detail), first one wins
     _image_problem: tuple[str, str] | None = None      # applies to every case of the image
-    _banners: int = 0
+    _banner_seen: bool = False
+    _overhead_seen: bool = False
 
     @property
     def case_ids(self) -> tuple[str, ...]:
@@ -75,40 +76,38 @@ class ImageCollector:
 
     # -- per record type -------------------------------------------------------------
 
-    def _feed_B(self, record: Record) -> None:
-        self._banners += 1
-        if self._banners > 1:
-            self._fail_image("protocol-violation", "a second banner: the firmware restarted mid-image")
-            return
-        checked = check_record("B", record.fields, record.repeated)
+    def _once(self, record: Record, seen: bool, status: str, what: str) -> dict | None:
+        """A record that comes once per image: its checked values, or None (the image is refused)."""
+        if seen:
+            self._fail_image(status, f"a second {what}" + (": the firmware restarted" if record.tag == "B" else ""))
+            return None
+        checked = check_record(record.tag, record.fields, record.repeated)
         if not checked.ok:
-            self._fail_image("protocol-violation", "banner " + "; ".join(checked.problems))
+            self._fail_image(status, f"{what}: " + "; ".join(checked.problems))
+            return None
+        return checked.values
+
+    def _feed_B(self, record: Record) -> None:
+        seen, self._banner_seen = self._banner_seen, True
+        values = self._once(record, seen, "protocol-violation", "banner")
+        if values is None:
             return
-        mismatch = banner_problems(checked.values, self.plan)
+        mismatch = banner_problems(values, self.plan)
         if mismatch:
             self._fail_image("wrong-firmware", "; ".join(mismatch))
             return
-        self.banner = checked.values
+        self.banner = values
 
     def _feed_C(self, record: Record) -> None:
-        if self.overhead is not None:
-            self._fail_image("protocol-violation", "a second counter-overhead line")
-            return
-        checked = check_record("C", record.fields, record.repeated)
-        if not checked.ok:
-            self._fail_image("protocol-violation", "overhead line " + "; ".join(checked.problems))
-            return
-        self.overhead = checked.values["overhead"]
+        seen, self._overhead_seen = self._overhead_seen, True
+        values = self._once(record, seen, "protocol-violation", "counter-overhead line")
+        if values is not None:
+            self.overhead = values["overhead"]
 
     def _feed_E(self, record: Record) -> None:
-        if self.end is not None:
-            self._fail_image("bad-end", "a second #E end line")
-            return
-        checked = check_record("E", record.fields, record.repeated)
-        if not checked.ok:
-            self._fail_image("bad-end", "end line " + "; ".join(checked.problems))
-            return
-        self.end = checked.values
+        values = self._once(record, self.end is not None, "bad-end", "#E end line")
+        if values is not None:
+            self.end = values
 
     def _feed_R(self, record: Record) -> str | None:
         checked = check_record("R", record.fields, record.repeated)

@@ -494,6 +494,16 @@ def test_5_a_second_run_in_a_held_folder_fails_at_once_naming_the_holder(tmp_pat
         assert lock.holder_info()["pid"] == os.getpid()
 
 
+def test_5_a_finished_run_folder_is_not_appended_to(smoke_run):
+    from bench.collect.run_folder import RunFolderBusy
+    from bench.orchestrate.pipeline import run_benchmark
+
+    before = (smoke_run["dir"] / "results.csv").read_bytes()
+    with pytest.raises(RunFolderBusy, match="already holds 2 result row"):
+        run_benchmark(smoke_run["cfg"], smoke_run["dir"])
+    assert (smoke_run["dir"] / "results.csv").read_bytes() == before
+
+
 def _baseline_set(db: str, run: str, start, results) -> None:
     from bench import cli
     start.wait(30)

@@ -25,8 +25,8 @@ DECISIONS_FILE = "run_decisions.json"
 
 
 def decide(cfg: Mapping, total_macs: int, target, run_dir: Path) -> dict:
-    """The run's decisions: read back from ``run_dir`` when it has them, else taken and
-    written. ``total_macs``: of every planned case, carried over or not."""
+    """The run's decisions: read back from ``run_dir`` when it is resumed and has them,
+    else taken and written. ``total_macs``: of every planned case, carried over or not."""
     fresh = {
         "instruction_mix": instruction_mix(cfg, total_macs),
         "metric_unit": target.unit,
@@ -34,7 +34,7 @@ def decide(cfg: Mapping, total_macs: int, target, run_dir: Path) -> dict:
         "energy_model": dict(cfg["board"].get("energy_model") or {}),
         "power": (cfg.get("power") or {}).get("kind", "none"),
     }
-    recorded = read(run_dir)
+    recorded = read(run_dir) if (cfg.get("run") or {}).get("resume") else None
     if recorded is not None:
         asked = (cfg.get("run") or {}).get("instruction_mix", "auto")
         if asked != "auto" and asked != recorded.get("instruction_mix"):

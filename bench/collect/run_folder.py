@@ -68,3 +68,19 @@ def run_folder_lock(run_dir: Path) -> Iterator[HolderLock]:
         yield lock
     finally:
         lock.release()
+
+
+def check_fresh(run_dir: Path, resume) -> None:
+    """A run that is not a resume starts in a folder without an earlier run's results.
+
+    Appending to another run's results.csv would leave two rows per case (and
+    "140/70 cases ok"); Hydra's default folder name is only unique to the second.
+    """
+    results = run_dir / "results.csv"
+    if resume or not results.exists():
+        return
+    with results.open("rb") as f:
+        rows = sum(1 for line in f if line.strip()) - 1
+    if rows > 0:
+        raise RunFolderBusy(f"run folder {run_dir} already holds {rows} result row(s) of an earlier run; "
+                            "resume it (run.resume=true) or give this run its own hydra.run.dir")

@@ -27,7 +27,7 @@ def task(cfg: DictConfig) -> None:
     from pathlib import Path
 
     from analysis.report import write_run_report
-    from bench.collect.run_folder import run_folder_lock
+    from bench.collect.run_folder import check_fresh, run_folder_lock
     from bench.orchestrate import config_schema
     from bench.orchestrate.pipeline import run_benchmark
 
@@ -43,6 +43,7 @@ def task(cfg: DictConfig) -> None:
         # Held before anything is written: a second run in this folder must not
         # even replace the first one's config.resolved.yaml.
         with run_folder_lock(run_dir):
+            check_fresh(run_dir, plain["run"].get("resume"))
             OmegaConf.save(cfg, run_dir / "config.resolved.yaml", resolve=True)
             summary = run_benchmark(plain, run_dir, report=write_run_report, hold_lock=False)
     except BenchError as exc:

@@ -32,7 +32,7 @@ from bench.cases.spec import CaseSpec
 from bench.build.banner import planned_banner
 from bench.collect import run_decisions
 from bench.collect.collector import CaseMeasurement, ImageCollector
-from bench.collect.run_folder import run_folder_lock
+from bench.collect.run_folder import check_fresh, run_folder_lock
 from bench.collect.schema import ImagePlan
 from bench.orchestrate import config_schema
 from bench.targets import make_target
@@ -81,6 +81,7 @@ def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | No
     target = make_target(board)
     power.attach(target, cfg)  # power=lpm01a|ppk2: a monitor for a real board's target
     compiler_version()
+    check_fresh(run_dir, cfg["run"].get("resume"))
     # Taken from every planned case, or read back from the folder being resumed:
     # one run, one energy basis (bench/collect/run_decisions.py).
     decisions = run_decisions.decide(cfg, sum(s.macs for s in specs), target, run_dir)

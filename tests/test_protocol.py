@@ -102,3 +102,12 @@ def test_unfinished_cases_after_timeout_and_garbling():
 def test_repeated_key_is_kept_aside_not_overwritten():
     rec = parse_line(frame("#R idx=0 sum=5 sum=6"))
     assert rec.fields["sum"] == "5" and rec.repeated == (("sum", "6"),)
+
+
+def test_a_line_longer_than_any_the_runner_prints_is_dropped_not_buffered():
+    s = LineSplitter()
+    for _ in range(1000):
+        s.feed(b"#R " + b"x" * 20)
+    assert len(s.rejected) >= 1 and "no newline" in s.rejected[0] and len(s.pending) < 9000
+    recs = s.feed(b"\n" + frame("#E cases=1 failed=0").encode() + b"\r\n")
+    assert [r.tag for r in recs] == ["E"]

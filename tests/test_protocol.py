@@ -59,7 +59,7 @@ def plan(ids, board="qemu_m7"):
 
 def result(idx, cid, ok=1):
     return (f"#R idx={idx} id={cid} reps=2 sum=200 min=99 max=101 ok={ok} bad={0 if ok else 3} "
-            f"first_bad={-1 if ok else 7} med=100 sd=1 rse_ppm=7071")
+            f"first_bad={-1 if ok else 7} med=100 sd=1 rse_ppm=10000")
 
 
 def test_collector_happy_path_and_mismatch():
@@ -67,7 +67,7 @@ def test_collector_happy_path_and_mismatch():
     feed_all(c, [BANNER.format(n=2), C_LINE, result(0, "a"), result(1, "b", ok=0), "#E cases=2 failed=1"])
     a, b = c.finish()
     assert (a.status, a.ticks_sum, a.overhead_ticks, a.reps) == ("ok", 200, 5, 2)
-    assert a.extra == {"med": 100, "sd": 1, "rse_ppm": 7071}
+    assert a.extra == {"med": 100, "sd": 1, "rse_ppm": 10000}
     assert b.status == "output-mismatch" and b.mismatches == 3 and "first at 7" in b.detail
     assert not c.problems
 

@@ -159,25 +159,41 @@ def banner_problems(values: Mapping, plan: ImagePlan) -> list[str]:
 
 
 def result_problems(r: Mapping, banner: Mapping, overhead: int, output_bytes: int) -> list[str]:
-    """Disagreements inside a well-formed result line, and with its banner and overhead."""
+    """Disagreements inside a well-formed result line, and with its banner and overhead.
+
+    The bounds are what the runner's arithmetic allows (firmware/runner/main.c):
+    one of the calls took min and one took max, so with n calls
+    max + (n-1)*min <= sum <= min + (n-1)*max; equal counts have no spread.
+    """
     p = []
-    reps, lo, hi, total = r["reps"], r["min"], r["max"], r["sum"]
+    reps, lo, hi, total, med, sd, rse = (r[k] for k in ("reps", "min", "max", "sum", "med", "sd", "rse_ppm"))
     if lo > hi:
         p.append(f"min={lo} is above max={hi}")
-    elif not lo * reps <= total <= hi * reps:
-        p.append(f"sum={total} is not between reps*min={lo * reps} and reps*max={hi * reps}")
-    if not lo <= r["med"] <= hi:
-        p.append(f"med={r['med']} is outside min..max ({lo}..{hi})")
+    elif reps == 1 and not total == lo == hi:
+        p.append(f"reps=1 with sum={total} min={lo} max={hi}: one call has one count")
+    elif reps > 1 and not hi + (reps - 1) * lo <= total <= lo + (reps - 1) * hi:
+        p.append(f"sum={total} is not between max+(reps-1)*min={hi + (reps - 1) * lo} "
+                 f"and min+(reps-1)*max={lo + (reps - 1) * hi}")
+    if not lo <= med <= hi:
+        p.append(f"med={med} is outside min..max ({lo}..{hi})")
     if lo <= overhead:
         p.append(f"min={lo} is not above the counter overhead {overhead}: no time left for the call")
-    if r["sd"] > max(hi - lo, 0):
-        p.append(f"sd={r['sd']} is larger than max-min={hi - lo}")
-    if reps == 1 and not (total == lo == hi == r["med"] and r["sd"] == r["rse_ppm"] == 0):
-        p.append(f"reps=1 with sum={total} min={lo} max={hi} med={r['med']} sd={r['sd']} "
-                 f"rse_ppm={r['rse_ppm']}: one call has one count and no spread")
-    elif lo > 0 and r["rse_ppm"] > 10**6 * (r["sd"] + 1) / lo + 1:
-        p.append(f"rse_ppm={r['rse_ppm']} does not follow from sd={r['sd']} and min={lo}")
-    if r["reps"] < banner.get("reps", 1):
+    kept = min(reps, banner.get("max_reps", reps))   # calls whose counts the spread is taken over
+    if kept == reps <= 3 and lo <= hi:
+        # Up to three calls are known one by one (min, the median, max): the
+        # runner's median, sd and rse_ppm follow exactly.
+        samples = {1: [lo], 2: [lo, hi], 3: [lo, total - lo - hi, hi]}[reps]
+        if lo <= sorted(samples)[len(samples) // 2] <= hi and (med, sd, rse) != _spread(samples):
+            want = dict(zip(("med", "sd", "rse_ppm"), _spread(samples)))
+            p.append(f"med={med} sd={sd} rse_ppm={rse}, but calls {samples} give "
+                     + " ".join(f"{k}={v}" for k, v in want.items()))
+    elif lo == hi and (med, sd, rse) != (lo, 0, 0):
+        p.append(f"med={med} sd={sd} rse_ppm={rse} with equal counts min=max={lo} (no spread)")
+    elif sd > hi - lo:
+        p.append(f"sd={sd} is larger than max-min={hi - lo}")
+    elif lo > 0 and rse > 10**6 * (sd + 1) / (math.sqrt(kept) * lo) + 1:
+        p.append(f"rse_ppm={rse} does not follow from sd={sd}, min={lo} and {kept} kept calls")
+    if reps < banner.get("reps", 1):
         p.append(f"reps={reps} is below the banner's reps={banner.get('reps')}")
     elif banner.get("min_window_ms", 0) == 0 and reps > banner.get("max_reps", reps):
         p.append(f"reps={reps} is above the banner's max_reps={banner.get('max_reps')}")
@@ -189,3 +205,20 @@ def result_problems(r: Mapping, banner: Mapping, overhead: int, output_bytes: in
     if bad > output_bytes or first >= output_bytes:
         p.append(f"bad={bad} first_bad={first} do not fit the {output_bytes}-byte output")
     return p
+
+
+def _spread(samples: list[int]) -> tuple[int, int, int]:
+    """Median, sd and rse_ppm of the calls, in the runner's arithmetic (main.c, IEEE double)."""
+    n = len(samples)
+    ordered = sorted(samples)
+    med = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) // 2
+    avg = 0.0
+    for x in samples:
+        avg += float(x)
+    avg /= n
+    ss = 0.0
+    for x in samples:
+        ss += (float(x) - avg) ** 2
+    sd = math.isqrt(int(ss / (n - 1))) if n > 1 else 0
+    rse = math.isqrt(int(ss / (n - 1) / n / (avg * avg) * 1e12)) if n > 1 and avg > 0 else 0
+    return med, sd, rse

@@ -56,6 +56,7 @@ class ImageCollector:
     problems: list[str] = field(default_factory=list)  # everything that went wrong, for the log
     _results: dict = field(default_factory=dict)       # case_id -> CaseMeasurement (first line)
     _lines: Counter = field(default_factory=Counter)   # case_id -> result lines seen
+    _raw: dict = field(default_factory=dict)           # case_id -> the first line's fields, as sent
     _case_problem: dict = field(default_factory=dict)  # case_id -> (status, detail), first one wins
     _image_problem: tuple[str, str] | None = None      # applies to every case of the image
     _banner_seen: bool = False
@@ -117,9 +118,10 @@ class ImageCollector:
         self._lines[case_id] += 1
         if self._image_problem:     # the whole image is refused already; no case is looked at
             return case_id
+        self._raw.setdefault(case_id, dict(record.fields))
         if self._lines[case_id] > 1:
-            first = self._results.pop(case_id, None)
-            same = first is not None and first.extra.get("_fields") == dict(record.fields)
+            self._results.pop(case_id, None)
+            same = self._raw.get(case_id) == record.fields and not record.repeated
             self._flag(case_id, "duplicate-result",
                        f"{self._lines[case_id]} result lines for this case ({'identical' if same else 'values differ'})",
                        replace=True)
@@ -145,7 +147,6 @@ class ImageCollector:
             overhead_ticks=self.overhead, mismatches=v["bad"], first_mismatch=v["first_bad"],
             extra={k: val for k, val in v.items() if k not in _CLASSIC_R_FIELDS},
         )
-        m.extra["_fields"] = dict(record.fields)
         if m.status != "ok":
             m.detail = f"{m.mismatches} output bytes differ from the golden output (first at {m.first_mismatch})"
         self._results[case_id] = m
@@ -219,9 +220,7 @@ class ImageCollector:
                 status, why = self._case_problem[cid]
                 out[cid] = CaseMeasurement(cid, status, detail=why)
             elif cid in self._results:
-                m = self._results[cid]
-                m.extra.pop("_fields", None)
-                out[cid] = m
+                out[cid] = self._results[cid]
         missing = [cid for cid in self.case_ids if cid not in out]
         if missing:
             if run_status != "ok":

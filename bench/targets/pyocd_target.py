@@ -21,6 +21,7 @@ One board runs one image at a time: runs are serialised by a lock even when
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -291,7 +292,7 @@ class PyOCDTarget:
                   "pm_sample_hz": repr(w.sample_hz)}
         if state.baseline_w is not None:
             fields["pm_baseline_w"] = repr(state.baseline_w)
-        return Record(record.tag, fields)
+        return dataclasses.replace(record, fields=fields)   # keeps repeated keys for the schema check
 
 
 class _ImageState:

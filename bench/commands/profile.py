@@ -64,11 +64,10 @@ def main(args: list[str]) -> int:
     ns, overrides = _parse(args)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = compose(overrides)
-    if ns.clock_mhz:
-        cfg["profile_clock_hz"] = ns.clock_mhz * 1e6
     model = Path(ns.model)
     run_dir = Path(ns.out) if ns.out else _run_dir(model, cfg)
-    result = run_profile(cfg, model, run_dir, sample=ns.sample, seed=ns.seed)
+    result = run_profile(cfg, model, run_dir, sample=ns.sample, seed=ns.seed,
+                         clock_hz=ns.clock_mhz * 1e6 if ns.clock_mhz else None)
     t0 = time.perf_counter()
     report = write_profile_report(run_dir)
     print(f"{result.ok}/{result.cases} cases bit-exact and measured in "

@@ -33,7 +33,10 @@ from bench.build.settings import build_settings
 from bench.cases.generate import GeneratedCase, generate
 from bench.collect.results import ResultsWriter
 from bench.errors import ConfigError
-from bench.orchestrate.pipeline import _build_and_run, _decide_instruction_mix
+from bench.collect import run_decisions
+from bench.collect.run_folder import run_folder_lock
+from bench.orchestrate import config_schema
+from bench.orchestrate.pipeline import _build_and_run
 from bench.profile import activations
 from bench.profile.layers import ModelLayers, extract_layers, what_if_standard
 from bench.profile.memory import live_activation_bytes
@@ -130,7 +133,17 @@ def layers_table(layers: ModelLayers, live_bytes: Mapping[int, int]) -> pd.DataF
 
 
 def run_profile(cfg: Mapping, model_path: Path, run_dir: Path, *, sample: str | None = None,
-                seed: int = 0) -> ProfileRun:
+                seed: int = 0, clock_hz: float | None = None) -> ProfileRun:
+    """Profile ``model_path`` into ``run_dir`` (held for the run); ``clock_hz`` for latency
+    (default: the board's energy_model.clock_hz)."""
+    config_schema.validate(cfg)   # every bad key or value named before any work
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with run_folder_lock(run_dir):
+        return _profile_locked(cfg, Path(model_path), run_dir, sample, seed, clock_hz)
+
+
+def _profile_locked(cfg: Mapping, model_path: Path, run_dir: Path, sample: str | None, seed: int,
+                    clock_hz: float | None) -> ProfileRun:
     started = time.perf_counter()
     board = cfg["board"]
     settings = build_settings(cfg)   # raises on an unusable kernel library path
@@ -149,20 +162,21 @@ def run_profile(cfg: Mapping, model_path: Path, run_dir: Path, *, sample: str | 
                           "(see layers.csv for each operator's reason)")
     timings = {"plan_s": time.perf_counter() - t0}
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "results.csv").unlink(missing_ok=True)  # a profile into a used folder starts afresh
     (run_dir / "models").mkdir(exist_ok=True)
     shutil.copyfile(model_path, run_dir / "models" / Path(model_path).name)
     layers_table(layers, facts.pop("live_bytes")).to_csv(run_dir / "layers.csv", index=False)
     pd.DataFrame(whatif, columns=["depthwise_layer", "pointwise_layer", "standard_case_id"]).to_csv(
         run_dir / "whatif.csv", index=False)
-    clock_hz = float(cfg.get("profile_clock_hz") or board["energy_model"]["clock_hz"])
+    clock_hz = float(clock_hz or board["energy_model"]["clock_hz"])
     facts.update(board=board["name"], kernels=cfg["kernels"]["name"], core=board.get("core", ""),
                  clock_hz=clock_hz, ram_bytes=board_ram_bytes(board),
                  ram_region=board["placement"]["activations"], energy_model=board["energy_model"])
     (run_dir / "profile.json").write_text(json.dumps(facts, indent=2, default=str))
 
-    cfg = _decide_instruction_mix(cfg, [g.spec for g in cases])
+    # One energy basis for the whole profile (written to run_decisions.json, as for `run`).
+    decisions = run_decisions.decide(cfg, sum(g.spec.macs for g in cases), target, run_dir)
+    cfg = {**cfg, "run": {**cfg["run"], "instruction_mix": decisions["instruction_mix"]}}
     images = plan_images([g.spec for g in cases], settings, jobs=int(cfg["run"]["jobs"]))
     by_id = {g.spec.case_id: g for g in cases}
     result = ProfileRun(run_dir, layers, cases=len(cases))

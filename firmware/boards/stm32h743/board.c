@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "board.h"
+#include "board_util.h"
 
 #ifndef BOARD_CORE_HZ
 #define BOARD_CORE_HZ 400000000u
@@ -132,16 +133,6 @@
 #define SCB_DCISW REG32(0xE000EF60u)
 #define SCB_CCR_DC (1u << 16)
 #define SCB_CCR_IC (1u << 17)
-#define DHCSR REG32(0xE000EDF0u)
-#define DEMCR REG32(0xE000EDFCu)
-#define DEMCR_TRCENA (1u << 24)
-#define DWT_CTRL REG32(0xE0001000u)
-#define DWT_CYCCNT REG32(0xE0001004u)
-#define DWT_LAR REG32(0xE0001FB0u)
-#define DWT_LAR_KEY 0xC5ACCE55u
-#define SYST_CSR REG32(0xE000E010u)
-#define SYST_RVR REG32(0xE000E014u)
-#define SYST_CVR REG32(0xE000E018u)
 
 static uint32_t core_hz = HSI_HZ;
 static uint32_t clock_src_hz;
@@ -310,41 +301,6 @@ static void caches_init(void)
 #endif
 }
 
-static uint32_t cyc_high, cyc_last;
-
-/* Fold CYCCNT wraps into the high word; interrupts masked so the SysTick
- * handler and a foreground read cannot both count one wrap. */
-static uint64_t counter_extend(void)
-{
-    uint32_t primask;
-    __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
-    uint32_t now = DWT_CYCCNT;
-    if (now < cyc_last) {
-        cyc_high++;
-    }
-    cyc_last = now;
-    uint64_t value = ((uint64_t)cyc_high << 32) | now;
-    __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
-    return value;
-}
-
-void systick_handler(void)
-{
-    (void)counter_extend();
-}
-
-static void counter_init(void)
-{
-    DEMCR |= DEMCR_TRCENA;
-    DWT_LAR = DWT_LAR_KEY; /* Cortex-M7 DWT is behind the CoreSight lock */
-    DWT_CYCCNT = 0;
-    DWT_CTRL |= 1u; /* CYCCNTENA */
-    cyc_high = cyc_last = 0;
-    SYST_RVR = 0x00FFFFFFu;
-    SYST_CVR = 0;
-    SYST_CSR = 7u; /* processor clock, interrupt, enable */
-}
-
 static void uart_init(void)
 {
     RCC_AHB4ENR |= 1u << PORT_D;
@@ -369,26 +325,6 @@ static void window_init(void)
         (GPIO_MODER(BOARD_WINDOW_PORT) & ~(3u << (2 * BOARD_WINDOW_PIN))) | (1u << (2 * BOARD_WINDOW_PIN));
 }
 
-static void puts_raw(const char *s)
-{
-    while (*s) {
-        board_putc(*s++);
-    }
-}
-
-static void put_u32(uint32_t v)
-{
-    char buf[11];
-    int n = 0;
-    do {
-        buf[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v);
-    while (n) {
-        board_putc(buf[--n]);
-    }
-}
-
 void board_init(void)
 {
     SCB_CPACR |= 0xFu << 20; /* FPU (CP10, CP11) before any FP instruction */
@@ -399,28 +335,25 @@ void board_init(void)
     clock_init();
     caches_init();
     window_init();
-    counter_init();
+    int dwt_ok = dwt_counter_start(1); /* the Cortex-M7 DWT is behind the CoreSight lock */
     /* One unframed line for the log (the host keeps it, never parses it). */
-    puts_raw("board: stm32h743 rev=0x");
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 12; i >= 0; i -= 4) {
-        board_putc(hex[(rev_id >> i) & 0xFu]);
-    }
-    puts_raw(" sysclk=");
-    put_u32(core_hz);
-    puts_raw(hse_failed ? " src=hsi(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi" : " src=hse-bypass"));
-    puts_raw(" vos=");
-    put_u32(vos_used);
-    puts_raw(" flash_ws=");
-    put_u32(flash_ws);
-    puts_raw(" icache=");
-    put_u32(BOARD_ICACHE);
-    puts_raw(" dcache=");
-    put_u32(BOARD_DCACHE);
-    puts_raw(" window=P");
+    board_puts("board: stm32h743 rev=0x");
+    board_put_hex(rev_id, 4);
+    board_puts(" sysclk=");
+    board_put_u32(core_hz);
+    board_puts(hse_failed ? " src=hsi(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi" : " src=hse-bypass"));
+    board_puts(" vos=");
+    board_put_u32(vos_used);
+    board_puts(" flash_ws=");
+    board_put_u32(flash_ws);
+    board_puts(" icache=");
+    board_put_u32(BOARD_ICACHE);
+    board_puts(" dcache=");
+    board_put_u32(BOARD_DCACHE);
+    board_puts(" window=P");
     board_putc((char)('A' + BOARD_WINDOW_PORT));
-    put_u32(BOARD_WINDOW_PIN);
-    puts_raw("\r\n");
+    board_put_u32(BOARD_WINDOW_PIN);
+    board_puts(dwt_ok ? " dwt=ok\r\n" : " dwt=stuck\r\n");
 }
 
 void board_putc(char c)
@@ -435,7 +368,7 @@ void board_putc(char c)
 
 uint64_t board_counter_read(void)
 {
-    return counter_extend();
+    return dwt_counter_read();
 }
 
 const char *board_counter_name(void) { return "dwt_cyccnt"; }
@@ -457,17 +390,11 @@ void board_exit(int code)
     window_init(); /* a fault inside a window must not leave the pin high */
     if (code != 0) {
         /* Unframed on purpose: the host target reads it as a crash. */
-        puts_raw("bench: exit ");
-        put_u32((uint32_t)code);
-        puts_raw(code == 2 ? " (fault handler)\r\n" : "\r\n");
+        board_puts("bench: exit ");
+        board_put_u32((uint32_t)code);
+        board_puts(code == 2 ? " (fault handler)\r\n" : "\r\n");
     }
     while (uart_ready && !(USART_ISR & USART_ISR_TC)) {
     }
-    /* Park. With a debugger attached stay awake so the probe keeps access;
-     * otherwise sleep to stop drawing run current. */
-    for (;;) {
-        if (!(DHCSR & 1u)) {
-            __asm__ volatile("wfi");
-        }
-    }
+    board_park();
 }

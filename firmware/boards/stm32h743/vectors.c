@@ -9,7 +9,7 @@
 extern uint32_t __stack_top[];
 void reset_handler(void);
 void fault_handler(void);
-void systick_handler(void);
+void dwt_systick_handler(void);
 
 __attribute__((section(".vectors"), used))
 void (*const vector_table[16])(void) = {
@@ -20,5 +20,5 @@ void (*const vector_table[16])(void) = {
     [4] = fault_handler,  /* MemManage */
     [5] = fault_handler,  /* BusFault */
     [6] = fault_handler,  /* UsageFault */
-    [15] = systick_handler,
+    [15] = dwt_systick_handler,
 };

@@ -1,0 +1,34 @@
+/*
+ * Helpers shared by the real-board layers (the STM32 Nucleo boards): the
+ * DWT cycle counter extended to 64 bits by SysTick, unframed text for the
+ * start-up and exit lines, and parking the core at the end. They touch only
+ * Cortex-M architectural registers (Armv7-M / Armv8-M architecture manuals),
+ * never a device peripheral. Emulated boards do not call them; the linker's
+ * --gc-sections drops them from their images.
+ */
+#ifndef BENCH_BOARD_UTIL_H
+#define BENCH_BOARD_UTIL_H
+
+#include <stdint.h>
+
+/* Start DWT CYCCNT and a SysTick interrupt every 2^24 core cycles that folds
+ * the 32-bit counter's wraps into a 64-bit count. `coresight_unlock`: write
+ * the key to DWT_LAR first (the Cortex-M7 DWT sits behind the CoreSight
+ * software lock; the M4 and M33 DWT have none). Returns 1 if the counter
+ * advances, 0 if it reads stuck (no DWT cycle counter, or counting
+ * prohibited, e.g. Armv8-M secure state without secure non-invasive debug). */
+int dwt_counter_start(int coresight_unlock);
+uint64_t dwt_counter_read(void);
+/* The SysTick exception handler a board's vector table points at. */
+void dwt_systick_handler(void);
+
+/* Unframed text through board_putc (the host logs it, never parses it). */
+void board_puts(const char *s);
+void board_put_u32(uint32_t v);
+void board_put_hex(uint32_t v, int digits);
+
+/* Park for good: spin while a debugger is attached (the probe keeps access),
+ * otherwise sleep (WFI) so the core stops drawing run current. */
+void board_park(void) __attribute__((noreturn));
+
+#endif

@@ -117,6 +117,9 @@
 #define SCB_CPACR REG32(0xE000ED88u)
 
 #define HSI_HZ 16000000u
+/* HSE in bypass is ready within a few of its cycles; with no clock on OSC_IN
+ * give up after about 0.1 s at the 16 MHz HSI the core runs from until the PLL. */
+#define HSE_WAIT_LOOPS 400000u
 
 static uint32_t core_hz = HSI_HZ;
 static uint32_t pclk1_hz = HSI_HZ;
@@ -154,7 +157,7 @@ static uint32_t start_source(void)
     }
     RCC_CR |= RCC_CR_HSEBYP; /* HSEBYP only while HSEON = 0 */
     RCC_CR |= RCC_CR_HSEON;
-    for (uint32_t i = 0; i < 2000000u; i++) {
+    for (uint32_t i = 0; i < HSE_WAIT_LOOPS; i++) {
         if (RCC_CR & RCC_CR_HSERDY) {
             return BOARD_HSE_HZ;
         }

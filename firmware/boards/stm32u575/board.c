@@ -136,6 +136,9 @@
 #define SCB_CPACR REG32(0xE000ED88u)
 
 #define HSI_HZ 16000000u
+/* HSE in bypass is ready within a few of its cycles; with no clock on OSC_IN
+ * give up after about 0.1 s at the 4 MHz MSIS the core runs from until the PLL. */
+#define HSE_WAIT_LOOPS 100000u
 
 static uint32_t core_hz = 4000000u; /* MSIS 4 MHz after reset */
 static uint32_t clock_src_hz;
@@ -171,7 +174,7 @@ static uint32_t start_source(void)
     }
     RCC_CR |= RCC_CR_HSEBYP; /* HSEBYP only while HSEON = 0 */
     RCC_CR |= RCC_CR_HSEON;
-    for (uint32_t i = 0; i < 2000000u; i++) {
+    for (uint32_t i = 0; i < HSE_WAIT_LOOPS; i++) {
         if (RCC_CR & RCC_CR_HSERDY) {
             return BOARD_HSE_HZ;
         }
@@ -204,11 +207,10 @@ static void clock_init(void)
     }
     uint32_t sysclk = (uint32_t)((uint64_t)ref * n / r);
     uint32_t rge = ref > 8000000u ? 3u : 0u; /* PLL1RGE: 00 = 4-8 MHz, 11 = 8-16 MHz */
-    /* EPOD booster clock = src / 2^k (PLL1MBOOST = k), at most 16 MHz. */
-    uint32_t mboost = 0;
-    while ((src >> mboost) > 16000000u) {
-        mboost++;
-    }
+    /* EPOD booster clock = PLL1 source / PLL1MBOOST prescaler, 4..16 MHz
+     * ("EPOD booster"): field 0 = /1, 1 = /2. 8 MHz for both sources used
+     * here (HSI16 /2, an 8 MHz HSE /1); higher fields are not needed. */
+    uint32_t mboost = src > 8000000u ? 1u : 0u;
 
     /* PLL1 source, M, range and booster prescaler while PLL1 is off. */
     RCC_PLL1CFGR = (src == HSI_HZ ? 2u : 3u)          /* PLL1SRC: 10 HSI16, 11 HSE */

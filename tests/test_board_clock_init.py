@@ -20,9 +20,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
-from bench import build_cmd, paths
+from bench import build_cmd
 
 from .board_regsim import FAMILIES, RegSim
 

@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import golden, paths, quantize
-from bench.build import SHARED_REF_SOURCES
-from bench.cases import OP_CODES, CaseSpec, validate
-from bench.tflite_model import QuantizedConv, build_model
+from bench import paths
+from bench.cases import golden
+from bench.cases import quantize
+from bench.build.images import SHARED_REF_SOURCES
+from bench.cases.spec import OP_CODES, CaseSpec, validate
+from bench.cases.tflite_model import QuantizedConv, build_model
 
 HOST_DIR = Path(__file__).parent / "host"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
@@ -49,7 +51,7 @@ def host_libs(tmp_path_factory) -> dict[str, Path]:
     libs = {}
     for lib in ("ref", "opt"):
         sources = [HOST_DIR / "harness.c", *sorted((fw / "kernels" / lib).glob("*.c"))]
-        if lib != "ref":  # as bench/build.py links them: the shared reference element-wise kernels
+        if lib != "ref":  # as bench/build/images.py links them: the shared reference element-wise kernels
             sources += [fw / "kernels" / "ref" / name for name in SHARED_REF_SOURCES]
         libs[lib] = _compile(out / f"host_{lib}", sources, [fw / "include", fw / "kernels" / lib])
     return libs

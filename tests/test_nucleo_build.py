@@ -14,7 +14,8 @@ import pytest
 import yaml
 from elftools.elf.elffile import ELFFile
 
-from bench import build_cmd, paths
+from bench import paths
+from bench.commands import build as build_cmd
 
 needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
                                reason="arm-none-eabi-gcc not installed (run ./setup.sh)")
@@ -50,7 +51,7 @@ def test_placement_moves_weights_to_itcm_loaded_from_flash(isolated_cache):
 # -- the runner's adaptive repetitions, exercised in QEMU ----------------------
 
 def qemu_records(*defines: str, reps: int) -> list:
-    from bench.deploy.qemu import QemuTarget
+    from bench.targets.qemu import QemuTarget
 
     quoted = ",".join(f"'{d}'" for d in defines)
     cfg = build_cmd.compose(["op=depthwise", "board=qemu_m7", "sweep=smoke", "run.jobs=1",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import build_cmd
+from bench.commands import build as build_cmd
 
 from .board_regsim import FAMILIES, RegSim
 

@@ -23,10 +23,12 @@ import pytest
 import yaml
 from elftools.elf.elffile import ELFFile
 
-from bench import build_cmd, paths
-from bench.build import plan_images
+from bench import paths
+from bench.build.images import plan_images
+from bench.build.settings import build_settings
+from bench.cases.plan import plan_cases
+from bench.commands import build as build_cmd
 from bench.errors import BuildError, FirmwareTooLarge
-from bench.pipeline import build_settings, plan_cases
 
 needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
                                reason="arm-none-eabi-gcc not installed (run ./setup.sh)")

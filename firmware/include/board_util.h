@@ -26,6 +26,32 @@ void dwt_systick_handler(void);
 void board_puts(const char *s);
 void board_put_u32(uint32_t v);
 void board_put_hex(uint32_t v, int digits);
+void board_put_field(const char *key, uint32_t value); /* " key=value" */
+/* End of the start-up line: " window=P<port><pin> dwt=ok|stuck" and CR LF
+ * (port 0 = A). */
+void board_put_banner_end(unsigned window_port, unsigned window_pin, int dwt_ok);
+/* The unframed line the host reads as a crash: "bench: exit N (fault handler)". */
+void board_put_exit_line(int code);
+
+/* The 16 Cortex-M system vectors every real board uses: no device interrupt
+ * is enabled, so the device vectors are left out (VTOR points at this table
+ * from board_init). SysTick extends the DWT counter. */
+#define BOARD_SYSTEM_VECTORS                                            \
+    extern uint32_t __stack_top[];                                      \
+    void reset_handler(void);                                           \
+    void fault_handler(void);                                           \
+    __attribute__((section(".vectors"), used))                          \
+    void (*const vector_table[16])(void) = {                            \
+        [0] = (void (*)(void))__stack_top,                              \
+        [1] = reset_handler,                                            \
+        [2] = fault_handler,  /* NMI */                                 \
+        [3] = fault_handler,  /* HardFault */                           \
+        [4] = fault_handler,  /* MemManage */                           \
+        [5] = fault_handler,  /* BusFault */                            \
+        [6] = fault_handler,  /* UsageFault */                          \
+        [7] = fault_handler,  /* SecureFault (Armv8-M); reserved on v7-M */ \
+        [15] = dwt_systick_handler,                                     \
+    }
 
 /* Park for good: spin while a debugger is attached (the probe keeps access),
  * otherwise sleep (WFI) so the core stops drawing run current. */

@@ -91,6 +91,29 @@ void board_put_hex(uint32_t v, int digits)
     }
 }
 
+void board_put_field(const char *key, uint32_t value)
+{
+    board_putc(' ');
+    board_puts(key);
+    board_putc('=');
+    board_put_u32(value);
+}
+
+void board_put_banner_end(unsigned window_port, unsigned window_pin, int dwt_ok)
+{
+    board_puts(" window=P");
+    board_putc((char)('A' + window_port));
+    board_put_u32(window_pin);
+    board_puts(dwt_ok ? " dwt=ok\r\n" : " dwt=stuck\r\n");
+}
+
+void board_put_exit_line(int code)
+{
+    board_puts("bench: exit ");
+    board_put_u32((uint32_t)code);
+    board_puts(code == 2 ? " (fault handler)\r\n" : "\r\n");
+}
+
 void board_park(void)
 {
     for (;;) {

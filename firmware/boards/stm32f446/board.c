@@ -36,6 +36,7 @@
 
 #include "board.h"
 #include "board_util.h"
+#include "stm32_common.h"
 
 #ifndef BOARD_CORE_HZ
 #define BOARD_CORE_HZ 180000000u
@@ -69,9 +70,6 @@
 #define RCC_CFGR REG32(RCC_BASE + 0x08)
 #define RCC_AHB1ENR REG32(RCC_BASE + 0x30)
 #define RCC_APB1ENR REG32(RCC_BASE + 0x40)
-#define RCC_CR_HSEON (1u << 16)
-#define RCC_CR_HSERDY (1u << 17)
-#define RCC_CR_HSEBYP (1u << 18)
 #define RCC_CR_PLLON (1u << 24)
 #define RCC_CR_PLLRDY (1u << 25)
 #define RCC_APB1ENR_USART2EN (1u << 17)
@@ -98,10 +96,6 @@
 
 /* GPIO and USART2 registers (RM0390 GPIO and USART chapters: the F4 USART layout) */
 #define GPIO_BASE(port) (0x40020000u + 0x400u * (uint32_t)(port))
-#define GPIO_MODER(port) REG32(GPIO_BASE(port) + 0x00)
-#define GPIO_OSPEEDR(port) REG32(GPIO_BASE(port) + 0x08)
-#define GPIO_BSRR(port) REG32(GPIO_BASE(port) + 0x18)
-#define GPIO_AFRL(port) REG32(GPIO_BASE(port) + 0x20)
 #define PORT_A 0
 #define USART2_BASE 0x40004400u
 #define USART_SR REG32(USART2_BASE + 0x00)
@@ -155,15 +149,10 @@ static uint32_t start_source(void)
     if (BOARD_HSE_HZ == 0u) {
         return HSI_HZ;
     }
-    RCC_CR |= RCC_CR_HSEBYP; /* HSEBYP only while HSEON = 0 */
-    RCC_CR |= RCC_CR_HSEON;
-    for (uint32_t i = 0; i < HSE_WAIT_LOOPS; i++) {
-        if (RCC_CR & RCC_CR_HSERDY) {
-            return BOARD_HSE_HZ;
-        }
+    if (stm32_hse_bypass_start(RCC_BASE, HSE_WAIT_LOOPS)) {
+        return BOARD_HSE_HZ;
     }
-    RCC_CR &= ~RCC_CR_HSEON; /* no MCO on OSC_IN (SB50 open?): fall back, say so in the banner */
-    hse_failed = 1;
+    hse_failed = 1; /* no clock on OSC_IN: run from the HSI, and say so in the banner */
     return HSI_HZ;
 }
 
@@ -246,8 +235,8 @@ static void uart_init(void)
     RCC_AHB1ENR |= 1u << PORT_A;            /* GPIOAEN */
     RCC_APB1ENR |= RCC_APB1ENR_USART2EN;
     (void)RCC_APB1ENR;
-    GPIO_MODER(PORT_A) = (GPIO_MODER(PORT_A) & ~(0xFu << 4)) | (0xAu << 4); /* PA2, PA3: AF */
-    GPIO_AFRL(PORT_A) = (GPIO_AFRL(PORT_A) & ~(0xFFu << 8)) | (0x77u << 8); /* AF7 = USART2 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_A), 2, 7); /* PA2 = USART2_TX, AF7 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_A), 3, 7); /* PA3 = USART2_RX, AF7 */
     USART_CR1 = 0;
     /* 16x oversampling: BRR = f_PCLK1 / baud as 12.4 fixed point. */
     USART_BRR = (pclk1_hz + BOARD_UART_BAUD / 2) / BOARD_UART_BAUD;
@@ -259,10 +248,7 @@ static void window_init(void)
 {
     RCC_AHB1ENR |= 1u << BOARD_WINDOW_PORT;
     (void)RCC_AHB1ENR;
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16); /* idle low */
-    GPIO_OSPEEDR(BOARD_WINDOW_PORT) |= 3u << (2 * BOARD_WINDOW_PIN);
-    GPIO_MODER(BOARD_WINDOW_PORT) =
-        (GPIO_MODER(BOARD_WINDOW_PORT) & ~(3u << (2 * BOARD_WINDOW_PIN))) | (1u << (2 * BOARD_WINDOW_PIN));
+    stm32_gpio_output_low(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN); /* idle low */
 }
 
 void board_init(void)
@@ -276,19 +262,12 @@ void board_init(void)
     int dwt_ok = dwt_counter_start(0);
     board_puts("board: stm32f446 dev=0x");
     board_put_hex(DBGMCU_IDCODE, 8);
-    board_puts(" sysclk=");
-    board_put_u32(core_hz);
+    board_put_field("sysclk", core_hz);
     board_puts(hse_failed ? " src=hsi(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi" : " src=hse-bypass"));
-    board_puts(" overdrive=");
-    board_put_u32(overdrive);
-    board_puts(" flash_ws=");
-    board_put_u32(flash_ws);
-    board_puts(" art=");
-    board_put_u32(BOARD_ART);
-    board_puts(" window=P");
-    board_putc((char)('A' + BOARD_WINDOW_PORT));
-    board_put_u32(BOARD_WINDOW_PIN);
-    board_puts(dwt_ok ? " dwt=ok\r\n" : " dwt=stuck\r\n");
+    board_put_field("overdrive", overdrive);
+    board_put_field("flash_ws", flash_ws);
+    board_put_field("art", BOARD_ART);
+    board_put_banner_end(BOARD_WINDOW_PORT, BOARD_WINDOW_PIN, dwt_ok);
 }
 
 void board_putc(char c)
@@ -306,16 +285,14 @@ const char *board_counter_name(void) { return "dwt_cyccnt"; }
 uint32_t board_counter_hz(void) { return core_hz; }
 uint32_t board_core_hz(void) { return core_hz; }
 
-void board_window_begin(void) { GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << BOARD_WINDOW_PIN; }
-void board_window_end(void) { GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16); }
+void board_window_begin(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 1); }
+void board_window_end(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 0); }
 
 void board_exit(int code)
 {
     window_init(); /* a fault inside a window must not leave the pin high */
     if (code != 0) {
-        board_puts("bench: exit ");
-        board_put_u32((uint32_t)code);
-        board_puts(code == 2 ? " (fault handler)\r\n" : "\r\n");
+        board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
     }
     while (uart_ready && !(USART_SR & USART_SR_TC)) {
     }

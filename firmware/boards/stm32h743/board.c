@@ -41,6 +41,7 @@
 
 #include "board.h"
 #include "board_util.h"
+#include "stm32_common.h"
 
 #ifndef BOARD_CORE_HZ
 #define BOARD_CORE_HZ 400000000u
@@ -85,9 +86,6 @@
 #define RCC_APB1LENR REG32(RCC_BASE + 0xE8)
 #define RCC_APB4ENR REG32(RCC_BASE + 0xF4)
 #define RCC_CR_HSION (1u << 0)
-#define RCC_CR_HSEON (1u << 16)
-#define RCC_CR_HSERDY (1u << 17)
-#define RCC_CR_HSEBYP (1u << 18)
 #define RCC_CR_PLL1ON (1u << 24)
 #define RCC_CR_PLL1RDY (1u << 25)
 
@@ -107,10 +105,6 @@
 
 /* GPIO, USART3 */
 #define GPIO_BASE(port) (0x58020000u + 0x400u * (uint32_t)(port))
-#define GPIO_MODER(port) REG32(GPIO_BASE(port) + 0x00)
-#define GPIO_OSPEEDR(port) REG32(GPIO_BASE(port) + 0x08)
-#define GPIO_BSRR(port) REG32(GPIO_BASE(port) + 0x18)
-#define GPIO_AFRH(port) REG32(GPIO_BASE(port) + 0x24)
 #define PORT_D 3
 #define USART3_BASE 0x40004800u
 #define USART_CR1 REG32(USART3_BASE + 0x00)
@@ -122,6 +116,7 @@
 #define USART_ISR_TC (1u << 6)
 #define USART_ISR_TXE (1u << 7)
 #define HSI_HZ 64000000u
+#define HSE_WAIT_LOOPS 2000000u /* about 0.1 s at the 64 MHz HSI */
 
 /* Cortex-M7 system registers */
 #define SCB_VTOR REG32(0xE000ED08u)
@@ -199,16 +194,10 @@ static uint32_t start_source(void)
     if (BOARD_HSE_HZ == 0u) {
         return HSI_HZ;
     }
-    RCC_CR |= RCC_CR_HSEBYP;
-    RCC_CR |= RCC_CR_HSEON;
-    for (uint32_t i = 0; i < 2000000u; i++) {
-        if (RCC_CR & RCC_CR_HSERDY) {
-            return BOARD_HSE_HZ;
-        }
+    if (stm32_hse_bypass_start(RCC_BASE, HSE_WAIT_LOOPS)) {
+        return BOARD_HSE_HZ;
     }
-    /* No clock on OSC_IN (MCO not bridged?): fall back and say so in the banner. */
-    RCC_CR &= ~RCC_CR_HSEON;
-    hse_failed = 1;
+    hse_failed = 1; /* no clock on OSC_IN: run from the HSI, and say so in the banner */
     return HSI_HZ;
 }
 
@@ -307,8 +296,8 @@ static void uart_init(void)
     RCC_D2CCIP2R = (RCC_D2CCIP2R & ~7u) | 3u; /* USART234578SEL = hsi_ker_ck */
     RCC_APB1LENR |= 1u << 18;                 /* USART3EN */
     (void)RCC_APB1LENR;
-    GPIO_MODER(PORT_D) = (GPIO_MODER(PORT_D) & ~(0xFu << 16)) | (0xAu << 16); /* PD8, PD9: AF */
-    GPIO_AFRH(PORT_D) = (GPIO_AFRH(PORT_D) & ~0xFFu) | 0x77u;                  /* AF7 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_D), 8, 7); /* PD8 = USART3_TX, AF7 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_D), 9, 7); /* PD9 = USART3_RX, AF7 */
     USART_CR1 = 0;
     USART_BRR = (HSI_HZ + BOARD_UART_BAUD / 2) / BOARD_UART_BAUD;
     USART_CR1 = USART_CR1_TE | USART_CR1_UE;
@@ -319,10 +308,7 @@ static void window_init(void)
 {
     RCC_AHB4ENR |= 1u << BOARD_WINDOW_PORT;
     (void)RCC_AHB4ENR;
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16); /* idle low */
-    GPIO_OSPEEDR(BOARD_WINDOW_PORT) |= 3u << (2 * BOARD_WINDOW_PIN);
-    GPIO_MODER(BOARD_WINDOW_PORT) =
-        (GPIO_MODER(BOARD_WINDOW_PORT) & ~(3u << (2 * BOARD_WINDOW_PIN))) | (1u << (2 * BOARD_WINDOW_PIN));
+    stm32_gpio_output_low(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN); /* idle low */
 }
 
 void board_init(void)
@@ -339,21 +325,13 @@ void board_init(void)
     /* One unframed line for the log (the host keeps it, never parses it). */
     board_puts("board: stm32h743 rev=0x");
     board_put_hex(rev_id, 4);
-    board_puts(" sysclk=");
-    board_put_u32(core_hz);
+    board_put_field("sysclk", core_hz);
     board_puts(hse_failed ? " src=hsi(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi" : " src=hse-bypass"));
-    board_puts(" vos=");
-    board_put_u32(vos_used);
-    board_puts(" flash_ws=");
-    board_put_u32(flash_ws);
-    board_puts(" icache=");
-    board_put_u32(BOARD_ICACHE);
-    board_puts(" dcache=");
-    board_put_u32(BOARD_DCACHE);
-    board_puts(" window=P");
-    board_putc((char)('A' + BOARD_WINDOW_PORT));
-    board_put_u32(BOARD_WINDOW_PIN);
-    board_puts(dwt_ok ? " dwt=ok\r\n" : " dwt=stuck\r\n");
+    board_put_field("vos", vos_used);
+    board_put_field("flash_ws", flash_ws);
+    board_put_field("icache", BOARD_ICACHE);
+    board_put_field("dcache", BOARD_DCACHE);
+    board_put_banner_end(BOARD_WINDOW_PORT, BOARD_WINDOW_PIN, dwt_ok);
 }
 
 void board_putc(char c)
@@ -375,24 +353,15 @@ const char *board_counter_name(void) { return "dwt_cyccnt"; }
 uint32_t board_counter_hz(void) { return core_hz; }
 uint32_t board_core_hz(void) { return core_hz; }
 
-void board_window_begin(void)
-{
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << BOARD_WINDOW_PIN;
-}
+void board_window_begin(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 1); }
 
-void board_window_end(void)
-{
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16);
-}
+void board_window_end(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 0); }
 
 void board_exit(int code)
 {
     window_init(); /* a fault inside a window must not leave the pin high */
     if (code != 0) {
-        /* Unframed on purpose: the host target reads it as a crash. */
-        board_puts("bench: exit ");
-        board_put_u32((uint32_t)code);
-        board_puts(code == 2 ? " (fault handler)\r\n" : "\r\n");
+        board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
     }
     while (uart_ready && !(USART_ISR & USART_ISR_TC)) {
     }

@@ -41,6 +41,7 @@
 
 #include "board.h"
 #include "board_util.h"
+#include "stm32_common.h"
 
 #ifndef BOARD_CORE_HZ
 #define BOARD_CORE_HZ 120000000u
@@ -78,9 +79,6 @@
 #define RCC_CCIPR REG32(RCC_BASE + 0x88)
 #define RCC_CR_HSION (1u << 8)
 #define RCC_CR_HSIRDY (1u << 10)
-#define RCC_CR_HSEON (1u << 16)
-#define RCC_CR_HSERDY (1u << 17)
-#define RCC_CR_HSEBYP (1u << 18)
 #define RCC_CR_PLLON (1u << 24)
 #define RCC_CR_PLLRDY (1u << 25)
 #define RCC_APB1ENR1_PWREN (1u << 28)
@@ -108,11 +106,6 @@
 
 /* GPIO and LPUART1 registers (RM0432 GPIO and LPUART chapters) */
 #define GPIO_BASE(port) (0x48000000u + 0x400u * (uint32_t)(port))
-#define GPIO_MODER(port) REG32(GPIO_BASE(port) + 0x00)
-#define GPIO_OSPEEDR(port) REG32(GPIO_BASE(port) + 0x08)
-#define GPIO_BSRR(port) REG32(GPIO_BASE(port) + 0x18)
-#define GPIO_AFRL(port) REG32(GPIO_BASE(port) + 0x20)
-#define GPIO_AFRH(port) REG32(GPIO_BASE(port) + 0x24)
 #define PORT_G 6
 #define LPUART1_BASE 0x40008000u
 #define LPUART_CR1 REG32(LPUART1_BASE + 0x00)
@@ -172,15 +165,10 @@ static uint32_t start_source(void)
     if (BOARD_HSE_HZ == 0u) {
         return HSI_HZ;
     }
-    RCC_CR |= RCC_CR_HSEBYP; /* HSEBYP only while HSEON = 0 */
-    RCC_CR |= RCC_CR_HSEON;
-    for (uint32_t i = 0; i < HSE_WAIT_LOOPS; i++) {
-        if (RCC_CR & RCC_CR_HSERDY) {
-            return BOARD_HSE_HZ;
-        }
+    if (stm32_hse_bypass_start(RCC_BASE, HSE_WAIT_LOOPS)) {
+        return BOARD_HSE_HZ;
     }
-    RCC_CR &= ~RCC_CR_HSEON; /* no MCO on OSC_IN: fall back, say so in the banner */
-    hse_failed = 1;
+    hse_failed = 1; /* no clock on OSC_IN: run from the HSI, and say so in the banner */
     return HSI_HZ;
 }
 
@@ -258,9 +246,8 @@ static void uart_init(void)
     RCC_APB1ENR2 |= RCC_APB1ENR2_LPUART1EN;
     RCC_CCIPR = (RCC_CCIPR & ~(3u << 10)) | (2u << 10); /* LPUART1SEL = HSI16 */
     (void)RCC_APB1ENR2;
-    GPIO_MODER(PORT_G) = (GPIO_MODER(PORT_G) & ~(0xFu << 14)) | (0xAu << 14); /* PG7, PG8: AF */
-    GPIO_AFRL(PORT_G) = (GPIO_AFRL(PORT_G) & ~(0xFu << 28)) | (8u << 28);    /* PG7: AF8 */
-    GPIO_AFRH(PORT_G) = (GPIO_AFRH(PORT_G) & ~0xFu) | 8u;                     /* PG8: AF8 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_G), 7, 8); /* PG7 = LPUART1_TX, AF8 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_G), 8, 8); /* PG8 = LPUART1_RX, AF8 */
     LPUART_CR1 = 0;
     /* LPUART BRR = 256 * f_ck / baud (f_ck / baud must be within 3..4096). */
     LPUART_BRR = (uint32_t)(((uint64_t)HSI_HZ * 256u + BOARD_UART_BAUD / 2) / BOARD_UART_BAUD);
@@ -272,10 +259,7 @@ static void window_init(void)
 {
     RCC_AHB2ENR |= 1u << BOARD_WINDOW_PORT;
     (void)RCC_AHB2ENR;
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16); /* idle low */
-    GPIO_OSPEEDR(BOARD_WINDOW_PORT) |= 3u << (2 * BOARD_WINDOW_PIN);
-    GPIO_MODER(BOARD_WINDOW_PORT) =
-        (GPIO_MODER(BOARD_WINDOW_PORT) & ~(3u << (2 * BOARD_WINDOW_PIN))) | (1u << (2 * BOARD_WINDOW_PIN));
+    stm32_gpio_output_low(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN); /* idle low */
 }
 
 void board_init(void)
@@ -289,19 +273,12 @@ void board_init(void)
     int dwt_ok = dwt_counter_start(0);
     board_puts("board: stm32l4r5 dev=0x");
     board_put_hex(DBGMCU_IDCODE, 8);
-    board_puts(" sysclk=");
-    board_put_u32(core_hz);
+    board_put_field("sysclk", core_hz);
     board_puts(hse_failed ? " src=hsi16(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi16" : " src=hse-bypass"));
-    board_puts(" boost=");
-    board_put_u32(boost);
-    board_puts(" flash_ws=");
-    board_put_u32(flash_ws);
-    board_puts(" art=");
-    board_put_u32(BOARD_ART);
-    board_puts(" window=P");
-    board_putc((char)('A' + BOARD_WINDOW_PORT));
-    board_put_u32(BOARD_WINDOW_PIN);
-    board_puts(dwt_ok ? " dwt=ok\r\n" : " dwt=stuck\r\n");
+    board_put_field("boost", boost);
+    board_put_field("flash_ws", flash_ws);
+    board_put_field("art", BOARD_ART);
+    board_put_banner_end(BOARD_WINDOW_PORT, BOARD_WINDOW_PIN, dwt_ok);
 }
 
 void board_putc(char c)
@@ -319,16 +296,14 @@ const char *board_counter_name(void) { return "dwt_cyccnt"; }
 uint32_t board_counter_hz(void) { return core_hz; }
 uint32_t board_core_hz(void) { return core_hz; }
 
-void board_window_begin(void) { GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << BOARD_WINDOW_PIN; }
-void board_window_end(void) { GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16); }
+void board_window_begin(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 1); }
+void board_window_end(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 0); }
 
 void board_exit(int code)
 {
     window_init();
     if (code != 0) {
-        board_puts("bench: exit ");
-        board_put_u32((uint32_t)code);
-        board_puts(code == 2 ? " (fault handler)\r\n" : "\r\n");
+        board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
     }
     while (uart_ready && !(LPUART_ISR & LPUART_ISR_TC)) {
     }

@@ -49,6 +49,7 @@
 
 #include "board.h"
 #include "board_util.h"
+#include "stm32_common.h"
 
 #ifndef BOARD_CORE_HZ
 #define BOARD_CORE_HZ 160000000u
@@ -89,9 +90,6 @@
 #define RCC_CCIPR1 REG32(RCC_BASE + 0xE0)
 #define RCC_CR_HSION (1u << 8)
 #define RCC_CR_HSIRDY (1u << 10)
-#define RCC_CR_HSEON (1u << 16)
-#define RCC_CR_HSERDY (1u << 17)
-#define RCC_CR_HSEBYP (1u << 18)
 #define RCC_CR_PLL1ON (1u << 24)
 #define RCC_CR_PLL1RDY (1u << 25)
 #define RCC_AHB3ENR_PWREN (1u << 2)
@@ -117,10 +115,6 @@
 
 /* GPIO and USART1 registers (RM0456 GPIO and USART chapters) */
 #define GPIO_BASE(port) (0x42020000u + 0x400u * (uint32_t)(port))
-#define GPIO_MODER(port) REG32(GPIO_BASE(port) + 0x00)
-#define GPIO_OSPEEDR(port) REG32(GPIO_BASE(port) + 0x08)
-#define GPIO_BSRR(port) REG32(GPIO_BASE(port) + 0x18)
-#define GPIO_AFRH(port) REG32(GPIO_BASE(port) + 0x24)
 #define PORT_A 0
 #define USART1_BASE 0x40013800u
 #define USART_CR1 REG32(USART1_BASE + 0x00)
@@ -172,15 +166,10 @@ static uint32_t start_source(void)
     if (BOARD_HSE_HZ == 0u) {
         return HSI_HZ;
     }
-    RCC_CR |= RCC_CR_HSEBYP; /* HSEBYP only while HSEON = 0 */
-    RCC_CR |= RCC_CR_HSEON;
-    for (uint32_t i = 0; i < HSE_WAIT_LOOPS; i++) {
-        if (RCC_CR & RCC_CR_HSERDY) {
-            return BOARD_HSE_HZ;
-        }
+    if (stm32_hse_bypass_start(RCC_BASE, HSE_WAIT_LOOPS)) {
+        return BOARD_HSE_HZ;
     }
-    RCC_CR &= ~RCC_CR_HSEON;
-    hse_failed = 1;
+    hse_failed = 1; /* no clock on OSC_IN: run from the HSI, and say so in the banner */
     return HSI_HZ;
 }
 
@@ -271,8 +260,8 @@ static void uart_init(void)
     RCC_APB2ENR |= RCC_APB2ENR_USART1EN;
     RCC_CCIPR1 = (RCC_CCIPR1 & ~3u) | 2u;            /* USART1SEL = HSI16 */
     (void)RCC_APB2ENR;
-    GPIO_MODER(PORT_A) = (GPIO_MODER(PORT_A) & ~(0xFu << 18)) | (0xAu << 18); /* PA9, PA10: AF */
-    GPIO_AFRH(PORT_A) = (GPIO_AFRH(PORT_A) & ~(0xFFu << 4)) | (0x77u << 4);  /* AF7 = USART1 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_A), 9, 7);  /* PA9 = USART1_TX, AF7 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_A), 10, 7); /* PA10 = USART1_RX, AF7 */
     USART_CR1 = 0;
     /* 16x oversampling, PRESC = /1 (reset): BRR = f_ck / baud. */
     USART_BRR = (HSI_HZ + BOARD_UART_BAUD / 2) / BOARD_UART_BAUD;
@@ -284,10 +273,7 @@ static void window_init(void)
 {
     RCC_AHB2ENR1 |= 1u << BOARD_WINDOW_PORT;
     (void)RCC_AHB2ENR1;
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16); /* idle low */
-    GPIO_OSPEEDR(BOARD_WINDOW_PORT) |= 3u << (2 * BOARD_WINDOW_PIN);
-    GPIO_MODER(BOARD_WINDOW_PORT) =
-        (GPIO_MODER(BOARD_WINDOW_PORT) & ~(3u << (2 * BOARD_WINDOW_PIN))) | (1u << (2 * BOARD_WINDOW_PIN));
+    stm32_gpio_output_low(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN); /* idle low */
 }
 
 void board_init(void)
@@ -302,21 +288,13 @@ void board_init(void)
     int dwt_ok = dwt_counter_start(0);
     board_puts("board: stm32u575 dev=0x");
     board_put_hex(DBGMCU_IDCODE, 8);
-    board_puts(" tzen=");
-    board_put_u32(FLASH_OPTR >> 31);
-    board_puts(" sysclk=");
-    board_put_u32(core_hz);
+    board_put_field("tzen", FLASH_OPTR >> 31);
+    board_put_field("sysclk", core_hz);
     board_puts(hse_failed ? " src=hsi16(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi16" : " src=hse-bypass"));
-    board_puts(" boost=");
-    board_put_u32(boost);
-    board_puts(" flash_ws=");
-    board_put_u32(flash_ws);
-    board_puts(" icache=");
-    board_put_u32(BOARD_ICACHE);
-    board_puts(" window=P");
-    board_putc((char)('A' + BOARD_WINDOW_PORT));
-    board_put_u32(BOARD_WINDOW_PIN);
-    board_puts(dwt_ok ? " dwt=ok\r\n" : " dwt=stuck\r\n");
+    board_put_field("boost", boost);
+    board_put_field("flash_ws", flash_ws);
+    board_put_field("icache", BOARD_ICACHE);
+    board_put_banner_end(BOARD_WINDOW_PORT, BOARD_WINDOW_PIN, dwt_ok);
 }
 
 void board_putc(char c)
@@ -334,16 +312,14 @@ const char *board_counter_name(void) { return "dwt_cyccnt"; }
 uint32_t board_counter_hz(void) { return core_hz; }
 uint32_t board_core_hz(void) { return core_hz; }
 
-void board_window_begin(void) { GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << BOARD_WINDOW_PIN; }
-void board_window_end(void) { GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16); }
+void board_window_begin(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 1); }
+void board_window_end(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 0); }
 
 void board_exit(int code)
 {
     window_init();
     if (code != 0) {
-        board_puts("bench: exit ");
-        board_put_u32((uint32_t)code);
-        board_puts(code == 2 ? " (fault handler)\r\n" : "\r\n");
+        board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
     }
     while (uart_ready && !(USART_ISR & USART_ISR_TC)) {
     }

@@ -12,7 +12,8 @@
  *   BOARD_CORE_HZ   wanted core clock, up to 120 MHz (default 120 MHz)
  *   BOARD_HSE_HZ    0: PLL from the 16 MHz HSI16; else try the HSE in
  *                   bypass mode at that frequency (8 MHz: the ST-LINK MCO,
- *                   UM2179 "HSE clock (high-speed external clock)"), falling
+ *                   an option UM2179 describes; whether it is bridged to
+ *                   OSC_IN on a given board was not confirmed here), falling
  *                   back to the HSI16 when OSC_IN has no clock
  *   BOARD_ART       1: ART accelerator on (prefetch, I-cache, D-cache)
  *   BOARD_UART_BAUD LPUART1 baud rate (default 115200)

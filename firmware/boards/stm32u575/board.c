@@ -17,10 +17,11 @@
  *
  * Configured by -D defines from conf/board/nucleo_u575.yaml (defines:):
  *   BOARD_CORE_HZ   wanted core clock, up to 160 MHz (default 160 MHz)
- *   BOARD_HSE_HZ    0: PLL1 from the 16 MHz HSI16 (default: the NUCLEO-U575ZI-Q
- *                   does not route an MCO to OSC_IN without solder-bridge
- *                   changes, UM2861 "HSE clock"); else try the HSE in bypass
- *                   mode at that frequency, falling back to the HSI16
+ *   BOARD_HSE_HZ    0: PLL1 from the 16 MHz HSI16 (default: whether the
+ *                   board feeds the ST-LINK/V3E MCO to OSC_IN by default, and
+ *                   at what frequency, could not be confirmed from UM2861);
+ *                   else try the HSE in bypass mode at that frequency,
+ *                   falling back to the HSI16
  *   BOARD_ICACHE    1: the 8 KB instruction cache (ICACHE) on
  *   BOARD_UART_BAUD USART1 baud rate (default 115200)
  *   BOARD_WINDOW_PORT, BOARD_WINDOW_PIN   the window GPIO (default PF13)

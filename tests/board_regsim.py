@@ -100,14 +100,14 @@ class RegSim:
 
     # -- running ------------------------------------------------------------
 
-    def run_board_init(self, memory: dict, max_instructions: int = 20_000_000) -> str:
-        """Reset handler up to main (copy table, .bss), then board_init; returns the UART text."""
+    def _load(self, memory: dict):
+        """A Unicorn core with the image loaded as a flash programmer would write it."""
         import unicorn
         from unicorn import arm_const
 
         with self.elf.open("rb") as f:
             e = ELFFile(f)
-            syms = {s.name: s["st_value"] for s in e.get_section_by_name(".symtab").iter_symbols()}
+            self.symbols = {s.name: s["st_value"] for s in e.get_section_by_name(".symtab").iter_symbols()}
             segments = [(s["p_paddr"], s.data()) for s in e.iter_segments()
                         if s["p_type"] == "PT_LOAD" and s["p_filesz"]]
             vectors = e.get_section_by_name(".text").data()[:8]
@@ -121,19 +121,39 @@ class RegSim:
             uc.mmio_map(base, size, self._read(base), None, self._write(base), None)
         for addr, data in segments:
             uc.mem_write(addr, data)
-        sp = int.from_bytes(vectors[:4], "little")
-        reset = int.from_bytes(vectors[4:8], "little")
-        uc.reg_write(arm_const.UC_ARM_REG_SP, sp)
-        main = syms["main"] & ~1
-        uc.emu_start(reset | 1, main, count=max_instructions)
-        if uc.reg_read(arm_const.UC_ARM_REG_PC) != main:
-            raise RuntimeError("the reset handler never reached main")
-        uc.reg_write(arm_const.UC_ARM_REG_LR, main | 1)
-        uc.emu_start(syms["board_init"] | 1, main, count=max_instructions)
+        uc.reg_write(arm_const.UC_ARM_REG_SP, int.from_bytes(vectors[:4], "little"))
+        self.reset = int.from_bytes(vectors[4:8], "little")
+        return uc
+
+    def _run(self, uc, start: int, until: str, max_instructions: int) -> None:
+        from unicorn import arm_const
+
+        stop = self.symbols[until] & ~1
+        uc.emu_start(start | 1, stop, count=max_instructions)
         pc = uc.reg_read(arm_const.UC_ARM_REG_PC)
-        if pc != main:
-            raise RuntimeError(f"board_init did not return within {max_instructions} instructions "
+        if pc != stop:
+            raise RuntimeError(f"{until} not reached within {max_instructions} instructions "
                                f"(stuck at {pc:#x}: waiting for a flag the model never sets?)")
+
+    def run_board_init(self, memory: dict, max_instructions: int = 20_000_000) -> str:
+        """Reset handler up to main (copy table, .bss), then board_init; returns the UART text."""
+        from unicorn import arm_const
+
+        uc = self._load(memory)
+        self._run(uc, self.reset, "main", max_instructions)
+        uc.reg_write(arm_const.UC_ARM_REG_LR, self.symbols["main"] | 1)
+        self._run(uc, self.symbols["board_init"], "main", max_instructions)
+        return self.uart.decode("ascii", "replace")
+
+    def run_program(self, memory: dict, max_instructions: int = 2_000_000_000) -> str:
+        """The whole image, reset to board_exit: every case, its checks and its result lines.
+
+        SysTick never fires (Unicorn has no NVIC), which only matters for
+        counts beyond 2^32 cycles; the DWT counter is the model's, so the
+        cycle figures in the lines are meaningless: only their checks count.
+        """
+        uc = self._load(memory)
+        self._run(uc, self.reset, "board_exit", max_instructions)
         return self.uart.decode("ascii", "replace")
 
     def write_index(self, addr: int, pred: Callable[[int], bool]) -> int:

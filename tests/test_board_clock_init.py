@@ -29,6 +29,8 @@ pytest.importorskip("unicorn")
 needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
                                reason="arm-none-eabi-gcc not installed (run ./setup.sh)")
 BAUD = 115200
+# The same image tests/test_nucleo_boards.py builds (shared through the session's cache).
+ALL_OPS = "op.names=[standard,depthwise,grouped,pointwise,add,mul,relu6,avgpool,maxpool]"
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def images(tmp_path_factory):
     out = {}
     try:
         for board in FAMILIES:
-            cfg = build_cmd.compose([f"board={board}", "op=depthwise", "sweep=smoke", "run.jobs=1"])
+            cfg = build_cmd.compose([f"board={board}", "op=all", ALL_OPS, "sweep=smoke", "run.jobs=1"])
             out[board] = (Path(build_cmd.build_all(cfg, out=lambda line: None)[0]["elf"]), cfg["board"])
     finally:
         mp.undo()
@@ -176,3 +178,28 @@ def test_the_model_refuses_a_booster_without_its_clock():
     sim.regs[U5_PWR + 0x0C] = 1 << 18                        # BOOSTEN with no PLL1 source selected
     U575.react(sim, U5_PWR + 0x0C, sim.regs[U5_PWR + 0x0C])
     assert not sim.bit(U5_PWR + 0x0C, 14)
+
+
+# -- the whole image, every operator, in the same simulator ----------------------------
+
+
+@needs_gcc
+@pytest.mark.parametrize("kernels", ["ref", "opt"])
+@pytest.mark.parametrize("board", ["nucleo_l4r5", "nucleo_f446", "nucleo_u575"])
+def test_whole_image_computes_every_case_bit_exact(board, kernels, isolated_cache):
+    """Reset to board_exit: the runner and kernels as compiled for the board (M4 / M33,
+    hard float) produce every case's output equal to the golden one, as the firmware
+    itself checks. The cycle figures in the lines are the model's counter: meaningless.
+    (The H743 image cannot run here: Unicorn's Cortex-M7 has no double-precision FPU.)"""
+    from bench.collect.protocol import LineSplitter
+
+    cfg = build_cmd.compose([f"board={board}", "op=all", ALL_OPS, "sweep=smoke", "run.jobs=1",
+                             f"kernels={kernels}"])
+    rows = build_cmd.build_all(cfg, out=lambda line: None)
+    assert len(rows) == 1
+    text = RegSim(Path(rows[0]["elf"]), FAMILIES[board]).run_program(cfg["board"]["memory"])
+    splitter = LineSplitter()
+    records = list(splitter.feed(text.encode()))
+    results = [r.fields for r in records if r.tag == "R"]
+    assert not splitter.rejected and records[0].tag == "B" and records[-1].tag == "E"
+    assert len(results) == rows[0]["cases"] and all(r["ok"] == "1" for r in results)

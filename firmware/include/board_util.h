@@ -11,6 +11,10 @@
 
 #include <stdint.h>
 
+/* Full access to the FPU (CPACR CP10, CP11) before any FP instruction, and
+ * VTOR at the board's vector table (not left to boot option bytes). */
+void cortex_m_fpu_on_and_vtor(const void *vector_table);
+
 /* Start DWT CYCCNT and a SysTick interrupt every 2^24 core cycles that folds
  * the 32-bit counter's wraps into a 64-bit count. `coresight_unlock`: write
  * the key to DWT_LAR first (the Cortex-M7 DWT sits behind the CoreSight

@@ -1,7 +1,8 @@
 /*
  * Shared by the real-board layers (board_util.h). Architectural registers
  * only: DEMCR 0xE000EDFC, DHCSR 0xE000EDF0, DWT_CTRL 0xE0001000,
- * DWT_CYCCNT 0xE0001004, DWT_LAR 0xE0001FB0, SysTick 0xE000E010..18
+ * DWT_CYCCNT 0xE0001004, DWT_LAR 0xE0001FB0, SysTick 0xE000E010..18,
+ * SCB VTOR 0xE000ED08, CPACR 0xE000ED88
  * (Armv7-M ARM C1.6, C1.8, B3.3; the same addresses in Armv8-M).
  */
 #include <stdint.h>
@@ -17,9 +18,18 @@
 #define DWT_CYCCNT REG32(0xE0001004u)
 #define DWT_LAR REG32(0xE0001FB0u)
 #define DWT_LAR_KEY 0xC5ACCE55u
+#define SCB_VTOR REG32(0xE000ED08u)
+#define SCB_CPACR REG32(0xE000ED88u)
 #define SYST_CSR REG32(0xE000E010u)
 #define SYST_RVR REG32(0xE000E014u)
 #define SYST_CVR REG32(0xE000E018u)
+
+void cortex_m_fpu_on_and_vtor(const void *vector_table)
+{
+    SCB_CPACR |= 0xFu << 20;
+    SCB_VTOR = (uint32_t)vector_table;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+}
 
 static uint32_t cyc_high, cyc_last;
 

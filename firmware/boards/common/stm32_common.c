@@ -5,6 +5,7 @@
  */
 #include <stdint.h>
 
+#include "board_util.h"
 #include "stm32_common.h"
 
 #define REG32(addr) (*(volatile uint32_t *)(addr))
@@ -35,15 +36,45 @@ void stm32_gpio_alternate(uint32_t gpio_base, unsigned pin, unsigned af)
     GPIO_MODER(gpio_base) = (GPIO_MODER(gpio_base) & ~(3u << (2 * pin))) | (2u << (2 * pin)); /* 10: AF */
 }
 
-int stm32_hse_bypass_start(uint32_t rcc_cr_addr, uint32_t wait_loops)
+uint32_t stm32_pll_source_hz(uint32_t rcc_cr_addr, uint32_t hse_hz, uint32_t hsi_hz,
+                             uint32_t wait_loops, int *hse_failed)
 {
+    if (hse_hz == 0u) {
+        return hsi_hz;
+    }
     REG32(rcc_cr_addr) |= RCC_CR_HSEBYP; /* only while HSEON = 0 */
     REG32(rcc_cr_addr) |= RCC_CR_HSEON;
     for (uint32_t i = 0; i < wait_loops; i++) {
         if (REG32(rcc_cr_addr) & RCC_CR_HSERDY) {
-            return 1;
+            return hse_hz;
         }
     }
-    REG32(rcc_cr_addr) &= ~RCC_CR_HSEON;
-    return 0;
+    REG32(rcc_cr_addr) &= ~RCC_CR_HSEON; /* no clock on OSC_IN */
+    *hse_failed = 1;
+    return hsi_hz;
+}
+
+void stm32_put_clock_source(const char *hsi_name, int hse_used, int hse_failed)
+{
+    board_puts(" src=");
+    board_puts(hse_used ? "hse-bypass" : hsi_name);
+    if (hse_failed) {
+        board_puts("(hse-bypass-failed)");
+    }
+}
+
+#define UART_TC (1u << 6)
+#define UART_TXE (1u << 7)
+
+void stm32_uart_putc(uint32_t status_addr, uint32_t data_addr, char c)
+{
+    while (!(REG32(status_addr) & UART_TXE)) {
+    }
+    REG32(data_addr) = (uint8_t)c;
+}
+
+void stm32_uart_drain(uint32_t status_addr)
+{
+    while (!(REG32(status_addr) & UART_TC)) {
+    }
 }

@@ -98,17 +98,13 @@
 #define GPIO_BASE(port) (0x40020000u + 0x400u * (uint32_t)(port))
 #define PORT_A 0
 #define USART2_BASE 0x40004400u
-#define USART_SR REG32(USART2_BASE + 0x00)
-#define USART_DR REG32(USART2_BASE + 0x04)
+#define UART_STATUS (USART2_BASE + 0x00) /* USART_SR: TXE bit 7, TC bit 6 */
+#define UART_DATA (USART2_BASE + 0x04)   /* USART_DR */
 #define USART_BRR REG32(USART2_BASE + 0x08)
 #define USART_CR1 REG32(USART2_BASE + 0x0C)
-#define USART_SR_TC (1u << 6)
-#define USART_SR_TXE (1u << 7)
 #define USART_CR1_TE (1u << 3)
 #define USART_CR1_UE (1u << 13)
 
-#define SCB_VTOR REG32(0xE000ED08u)
-#define SCB_CPACR REG32(0xE000ED88u)
 
 #define HSI_HZ 16000000u
 /* HSE in bypass is ready within a few of its cycles; with no clock on OSC_IN
@@ -144,22 +140,10 @@ static void set_flash_wait_states(uint32_t hclk)
     flash_ws = ws;
 }
 
-static uint32_t start_source(void)
-{
-    if (BOARD_HSE_HZ == 0u) {
-        return HSI_HZ;
-    }
-    if (stm32_hse_bypass_start(RCC_BASE, HSE_WAIT_LOOPS)) {
-        return BOARD_HSE_HZ;
-    }
-    hse_failed = 1; /* no clock on OSC_IN: run from the HSI, and say so in the banner */
-    return HSI_HZ;
-}
-
 static void clock_init(void)
 {
     uint32_t want = BOARD_CORE_HZ;
-    uint32_t src = start_source();
+    uint32_t src = stm32_pll_source_hz(RCC_BASE, BOARD_HSE_HZ, HSI_HZ, HSE_WAIT_LOOPS, &hse_failed);
     clock_src_hz = src;
 
     /* PLL: VCO input 2 MHz (PLLM 2..63), VCO = 2 MHz * PLLN (50..432) in
@@ -253,9 +237,7 @@ static void window_init(void)
 
 void board_init(void)
 {
-    SCB_CPACR |= 0xFu << 20; /* FPU (CP10, CP11) before any FP instruction */
-    SCB_VTOR = (uint32_t)vector_table;
-    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    cortex_m_fpu_on_and_vtor(vector_table); /* FPU before any FP instruction; VTOR not left to option bytes */
     clock_init();
     uart_init(); /* after the clock: the USART2 kernel clock is PCLK1 */
     window_init();
@@ -263,7 +245,7 @@ void board_init(void)
     board_puts("board: stm32f446 dev=0x");
     board_put_hex(DBGMCU_IDCODE, 8);
     board_put_field("sysclk", core_hz);
-    board_puts(hse_failed ? " src=hsi(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi" : " src=hse-bypass"));
+    stm32_put_clock_source("hsi", clock_src_hz != HSI_HZ, hse_failed);
     board_put_field("overdrive", overdrive);
     board_put_field("flash_ws", flash_ws);
     board_put_field("art", BOARD_ART);
@@ -272,12 +254,9 @@ void board_init(void)
 
 void board_putc(char c)
 {
-    if (!uart_ready) {
-        return;
+    if (uart_ready) { /* a fault before uart_init must not hang on an unclocked UART */
+        stm32_uart_putc(UART_STATUS, UART_DATA, c);
     }
-    while (!(USART_SR & USART_SR_TXE)) {
-    }
-    USART_DR = (uint8_t)c;
 }
 
 uint64_t board_counter_read(void) { return dwt_counter_read(); }
@@ -294,7 +273,8 @@ void board_exit(int code)
     if (code != 0) {
         board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
     }
-    while (uart_ready && !(USART_SR & USART_SR_TC)) {
+    if (uart_ready) {
+        stm32_uart_drain(UART_STATUS);
     }
     board_park();
 }

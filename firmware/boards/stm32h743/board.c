@@ -85,7 +85,6 @@
 #define RCC_AHB4ENR REG32(RCC_BASE + 0xE0)
 #define RCC_APB1LENR REG32(RCC_BASE + 0xE8)
 #define RCC_APB4ENR REG32(RCC_BASE + 0xF4)
-#define RCC_CR_HSION (1u << 0)
 #define RCC_CR_PLL1ON (1u << 24)
 #define RCC_CR_PLL1RDY (1u << 25)
 
@@ -107,23 +106,19 @@
 #define GPIO_BASE(port) (0x58020000u + 0x400u * (uint32_t)(port))
 #define PORT_D 3
 #define USART3_BASE 0x40004800u
+#define UART_STATUS (USART3_BASE + 0x1C) /* USART_ISR: TXE bit 7, TC bit 6 */
+#define UART_DATA (USART3_BASE + 0x28)   /* USART_TDR */
 #define USART_CR1 REG32(USART3_BASE + 0x00)
 #define USART_BRR REG32(USART3_BASE + 0x0C)
-#define USART_ISR REG32(USART3_BASE + 0x1C)
-#define USART_TDR REG32(USART3_BASE + 0x28)
 #define USART_CR1_UE (1u << 0)
 #define USART_CR1_TE (1u << 3)
-#define USART_ISR_TC (1u << 6)
-#define USART_ISR_TXE (1u << 7)
 #define HSI_HZ 64000000u
 #define HSE_WAIT_LOOPS 2000000u /* about 0.1 s at the 64 MHz HSI */
 
 /* Cortex-M7 system registers */
-#define SCB_VTOR REG32(0xE000ED08u)
 #define SCB_CCR REG32(0xE000ED14u)
 #define SCB_CCSIDR REG32(0xE000ED80u)
 #define SCB_CSSELR REG32(0xE000ED84u)
-#define SCB_CPACR REG32(0xE000ED88u)
 #define SCB_ICIALLU REG32(0xE000EF50u)
 #define SCB_DCISW REG32(0xE000EF60u)
 #define SCB_CCR_DC (1u << 16)
@@ -189,18 +184,6 @@ static void set_flash_wait_states(uint32_t hclk)
     flash_ws = ws;
 }
 
-static uint32_t start_source(void)
-{
-    if (BOARD_HSE_HZ == 0u) {
-        return HSI_HZ;
-    }
-    if (stm32_hse_bypass_start(RCC_BASE, HSE_WAIT_LOOPS)) {
-        return BOARD_HSE_HZ;
-    }
-    hse_failed = 1; /* no clock on OSC_IN: run from the HSI, and say so in the banner */
-    return HSI_HZ;
-}
-
 static void clock_init(void)
 {
     uint32_t want = BOARD_CORE_HZ;
@@ -213,7 +196,7 @@ static void clock_init(void)
     uint32_t hclk_max = vos0 ? 240000000u : 200000000u;
 
     power_up(vos0);
-    uint32_t src = start_source();
+    uint32_t src = stm32_pll_source_hz(RCC_BASE, BOARD_HSE_HZ, HSI_HZ, HSE_WAIT_LOOPS, &hse_failed);
     clock_src_hz = src;
 
     /* Reference near 2 MHz (PLL1RGE range 2-4 MHz), wide VCO (192 MHz up). */
@@ -313,10 +296,7 @@ static void window_init(void)
 
 void board_init(void)
 {
-    SCB_CPACR |= 0xFu << 20; /* FPU (CP10, CP11) before any FP instruction */
-    /* VTOR follows BOOT_ADD0 after reset; state it so SysTick never depends on option bytes. */
-    SCB_VTOR = (uint32_t)vector_table;
-    dsb_isb();
+    cortex_m_fpu_on_and_vtor(vector_table); /* FPU before any FP instruction; VTOR not left to option bytes */
     uart_init();             /* kernel clock is the HSI: usable before the PLL */
     clock_init();
     caches_init();
@@ -326,7 +306,7 @@ void board_init(void)
     board_puts("board: stm32h743 rev=0x");
     board_put_hex(rev_id, 4);
     board_put_field("sysclk", core_hz);
-    board_puts(hse_failed ? " src=hsi(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi" : " src=hse-bypass"));
+    stm32_put_clock_source("hsi", clock_src_hz != HSI_HZ, hse_failed);
     board_put_field("vos", vos_used);
     board_put_field("flash_ws", flash_ws);
     board_put_field("icache", BOARD_ICACHE);
@@ -336,12 +316,9 @@ void board_init(void)
 
 void board_putc(char c)
 {
-    if (!uart_ready) {
-        return; /* a fault before uart_init must not hang on an unclocked USART */
+    if (uart_ready) { /* a fault before uart_init must not hang on an unclocked UART */
+        stm32_uart_putc(UART_STATUS, UART_DATA, c);
     }
-    while (!(USART_ISR & USART_ISR_TXE)) {
-    }
-    USART_TDR = (uint8_t)c;
 }
 
 uint64_t board_counter_read(void)
@@ -363,7 +340,8 @@ void board_exit(int code)
     if (code != 0) {
         board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
     }
-    while (uart_ready && !(USART_ISR & USART_ISR_TC)) {
+    if (uart_ready) {
+        stm32_uart_drain(UART_STATUS);
     }
     board_park();
 }

@@ -109,17 +109,13 @@
 #define GPIO_BASE(port) (0x48000000u + 0x400u * (uint32_t)(port))
 #define PORT_G 6
 #define LPUART1_BASE 0x40008000u
+#define UART_STATUS (LPUART1_BASE + 0x1C) /* LPUART_ISR: TXE bit 7, TC bit 6 */
+#define UART_DATA (LPUART1_BASE + 0x28)   /* LPUART_TDR */
 #define LPUART_CR1 REG32(LPUART1_BASE + 0x00)
 #define LPUART_BRR REG32(LPUART1_BASE + 0x0C)
-#define LPUART_ISR REG32(LPUART1_BASE + 0x1C)
-#define LPUART_TDR REG32(LPUART1_BASE + 0x28)
 #define LPUART_CR1_UE (1u << 0)
 #define LPUART_CR1_TE (1u << 3)
-#define LPUART_ISR_TC (1u << 6)
-#define LPUART_ISR_TXE (1u << 7)
 
-#define SCB_VTOR REG32(0xE000ED08u)
-#define SCB_CPACR REG32(0xE000ED88u)
 
 #define HSI_HZ 16000000u
 /* HSE in bypass is ready within a few of its cycles; with no clock on OSC_IN
@@ -161,22 +157,10 @@ static void set_flash_wait_states(uint32_t hclk)
     flash_ws = ws;
 }
 
-static uint32_t start_source(void)
-{
-    if (BOARD_HSE_HZ == 0u) {
-        return HSI_HZ;
-    }
-    if (stm32_hse_bypass_start(RCC_BASE, HSE_WAIT_LOOPS)) {
-        return BOARD_HSE_HZ;
-    }
-    hse_failed = 1; /* no clock on OSC_IN: run from the HSI, and say so in the banner */
-    return HSI_HZ;
-}
-
 static void clock_init(void)
 {
     uint32_t want = BOARD_CORE_HZ;
-    uint32_t src = start_source();
+    uint32_t src = stm32_pll_source_hz(RCC_BASE, BOARD_HSE_HZ, HSI_HZ, HSE_WAIT_LOOPS, &hse_failed);
     clock_src_hz = src;
 
     /* PLL: reference = src / PLLM in 2.66..16 MHz, aim for 8 MHz;
@@ -265,9 +249,7 @@ static void window_init(void)
 
 void board_init(void)
 {
-    SCB_CPACR |= 0xFu << 20; /* FPU (CP10, CP11) before any FP instruction */
-    SCB_VTOR = (uint32_t)vector_table;
-    __asm__ volatile("dsb\n\tisb" ::: "memory");
+    cortex_m_fpu_on_and_vtor(vector_table); /* FPU before any FP instruction; VTOR not left to option bytes */
     uart_init(); /* HSI16 kernel clock: usable before the PLL */
     clock_init();
     window_init();
@@ -275,7 +257,7 @@ void board_init(void)
     board_puts("board: stm32l4r5 dev=0x");
     board_put_hex(DBGMCU_IDCODE, 8);
     board_put_field("sysclk", core_hz);
-    board_puts(hse_failed ? " src=hsi16(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi16" : " src=hse-bypass"));
+    stm32_put_clock_source("hsi16", clock_src_hz != HSI_HZ, hse_failed);
     board_put_field("boost", boost);
     board_put_field("flash_ws", flash_ws);
     board_put_field("art", BOARD_ART);
@@ -284,12 +266,9 @@ void board_init(void)
 
 void board_putc(char c)
 {
-    if (!uart_ready) {
-        return;
+    if (uart_ready) { /* a fault before uart_init must not hang on an unclocked UART */
+        stm32_uart_putc(UART_STATUS, UART_DATA, c);
     }
-    while (!(LPUART_ISR & LPUART_ISR_TXE)) {
-    }
-    LPUART_TDR = (uint8_t)c;
 }
 
 uint64_t board_counter_read(void) { return dwt_counter_read(); }
@@ -306,7 +285,8 @@ void board_exit(int code)
     if (code != 0) {
         board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
     }
-    while (uart_ready && !(LPUART_ISR & LPUART_ISR_TC)) {
+    if (uart_ready) {
+        stm32_uart_drain(UART_STATUS);
     }
     board_park();
 }

@@ -32,7 +32,7 @@
  * the booster's clock is PLL1's source divided by PLL1MBOOST and must be
  * configured before BOOSTEN. PLL1 (RCC chapter, "PLL"): reference 4-16 MHz
  * (PLL1RGE), VCO 128-544 MHz, PLL1R output as SYSCLK; AHB, APB1-3 = SYSCLK.
- * Flash wait states from RM0456's table ("Number of wait states according
+ * Flash wait states from RM0456 Table 54 ("Number of wait states according
  * to CPU clock (HCLK) frequency (LPM = 0)"), range 1: one wait state per
  * 32 MHz, 4 WS at 160 MHz. The switch to PLL1 above 80 MHz goes through an
  * AHB /2 step held for at least 1 us (RCC chapter, "System clock (SYSCLK)
@@ -148,7 +148,7 @@ static void hsi16_on(void)
     }
 }
 
-/* RM0456 "Number of wait states according to CPU clock (HCLK) frequency", range 1, LPM = 0: one wait state per 32 MHz of HCLK. */
+/* RM0456 Table 54 "Number of wait states according to CPU clock (HCLK) frequency", range 1, LPM = 0: one wait state per 32 MHz of HCLK. */
 static void set_flash_wait_states(uint32_t hclk)
 {
     uint32_t ws = (hclk - 1u) / 32000000u;

@@ -542,8 +542,9 @@ def test_6_concurrent_baseline_set_of_a_new_run_is_one_transaction(tmp_path):
 
 
 BAD_CONFIGS = [
-    ("sweep.shapes=[{hw:8,cout:8,k:3}]", "sweep.shapes[0].cin"),
-    ("sweep.shapes=[{hw:abc,cin:8,cout:8,k:3}]", "sweep.shapes[0].hw='abc'"),
+    ("sweep.shapes=[{h:8,c_out:8,k:3}]", "sweep.shapes[0].c_in"),
+    ("sweep.shapes=[{h:abc,c_in:8,c_out:8,k:3}]", "sweep.shapes[0].h='abc'"),
+    ("sweep.shapes=[{hw:abc,cin:8,cout:8,k:3}]", "sweep.shapes[0].h='abc'"),  # older keys, named as today
     ("sweep.seed=abc", "sweep.seed='abc'"),
     ("~sweep.shapes +sweep.shapes={hw:8,cin:8,cout:8,k:3}", "sweep.shapes={'hw': 8"),   # as a yaml could say
     ("sweep.shapes=abc", "sweep.shapes='abc'"),

@@ -243,12 +243,12 @@ def case_for_slot(op: str, slot: Mapping, *, groups: int, depth_multiplier: int,
 # One shape vocabulary everywhere (sweeps, predict, results.csv, reports): h, w (default h),
 # c_in, c_out, k, stride. hw/cin/cout are still read, for sweeps written before issue 17.
 SLOT_KEYS = ("h", "w", "c_in", "c_out", "k", "stride")
-_OLD_SLOT_KEYS = {"hw": "h", "cin": "c_in", "cout": "c_out"}
+OLD_SLOT_KEYS = {"hw": "h", "cin": "c_in", "cout": "c_out"}
 
 
 def slot_shape(slot: Mapping) -> tuple[int, int, int, int, int, int]:
     """(h, w, c_in, c_out, k, stride) of a sweep slot; raises ConfigError naming what is wrong."""
-    given = {_OLD_SLOT_KEYS.get(key, key): value for key, value in dict(slot).items()}
+    given = {OLD_SLOT_KEYS.get(key, key): value for key, value in dict(slot).items()}
     unknown = sorted(set(given) - set(SLOT_KEYS))
     missing = [key for key in ("h", "c_in", "c_out", "k") if key not in given]
     if unknown or missing:

@@ -121,12 +121,12 @@ def run_app(args: list[str]) -> int:
 
         print(run_help())
         return 0
+    check_yaml_files(args)  # before composing: Hydra would hide a YAML syntax error behind "not found"
     problem = _override_error(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     _failures.clear()
-    check_yaml_files(args)
     sys.argv = ["python -m bench run", *args]
     task()
     for failure in _failures:

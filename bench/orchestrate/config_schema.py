@@ -16,7 +16,7 @@ from typing import Any, List, Mapping, Optional
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from bench.cases.spec import ALL_OPS, PADDINGS
+from bench.cases.spec import ALL_OPS, OLD_SLOT_KEYS, PADDINGS, SLOT_KEYS
 from bench.errors import ConfigError
 
 MAX_REPS = 100_000      # the runner keeps one uint64 per timed call in RAM
@@ -25,13 +25,12 @@ MAX_WARMUP = 1_000_000
 
 @dataclass
 class ShapeSchema:
-    cin: int = MISSING
-    cout: int = MISSING
+    h: int = MISSING
+    c_in: int = MISSING
+    c_out: int = MISSING
     k: int = MISSING
     stride: int = 1
-    hw: Optional[int] = None
-    h: Optional[int] = None
-    w: Optional[int] = None
+    w: Optional[int] = None            # defaults to h
 
 
 @dataclass
@@ -69,8 +68,8 @@ class RepsSchema:                      # the part of board/<name>.yaml the runne
 # What a user may write, for the message: full key -> allowed values in words.
 ALLOWED = {
     "sweep.name": "a name", "sweep.padding": " or ".join(PADDINGS), "sweep.seed": "an integer",
-    "sweep.shapes": "a list of shapes {hw (or h and w), cin, cout, k, stride}",
-    "shape": "integers >= 1 for hw (or h and w), cin, cout, k and stride",
+    "sweep.shapes": "a list of shapes {h, w (default h), c_in, c_out, k, stride (default 1)}",
+    "shape": "integers >= 1 for h, w (default h), c_in, c_out, k and stride",
     "op.names": f"a list of {', '.join(ALL_OPS)}", "op.groups": "an integer >= 1",
     "op.depth_multiplier": "an integer >= 1",
     "run.jobs": "an integer >= 1", "run.timeout_s": "a number of seconds > 0",
@@ -124,10 +123,9 @@ def _check_shape(i: int, shape: Any) -> None:
     key = f"sweep.shapes[{i}]"
     if not isinstance(shape, Mapping):
         raise ConfigError(f"{key}={shape!r}: not a shape; allowed: {ALLOWED['sweep.shapes']}")
+    shape = {OLD_SLOT_KEYS.get(k, k): v for k, v in dict(shape).items()}  # hw/cin/cout: older sweeps
     typed = _typed(key, ShapeSchema, shape, allowed=ALLOWED["shape"], strict=True)
-    if typed.hw is None and (typed.h is None or typed.w is None):
-        raise ConfigError(f"{key}={dict(shape)}: needs hw, or both h and w; allowed: {ALLOWED['shape']}")
-    for name in ("cin", "cout", "k", "stride", "hw", "h", "w"):
+    for name in SLOT_KEYS:
         value = getattr(typed, name)
         if value is not None and value < 1:
             raise ConfigError(f"{key}.{name}={value}: must be >= 1; allowed: {ALLOWED['shape']}")

@@ -189,6 +189,9 @@ def _result(results: pd.DataFrame, table: pd.DataFrame, figures) -> Section:
     if len(rows):
         s.items(sentences(table, rows))
         s.table(rows[HEADLINE_COLUMNS])
+    elif not table["op"].isin(CONV_OPS).any():
+        s.p("These runs measure no convolution, so there is no eta_op (it compares convolutions); "
+            "each operator's cost is in the tables below.")
     else:
         s.p("No convolution has an eta_op in these runs (no matched standard conv measured).")
     if figures:

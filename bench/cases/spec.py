@@ -33,7 +33,9 @@ EXTRA_OPS = ELEMENTWISE_OPS + POOL_OPS
 ALL_OPS = OPS + EXTRA_OPS
 PADDINGS = ("same", "valid")
 OP_CODES = {"standard": 0, "depthwise": 1, "grouped": 2, "pointwise": 3,
-            "add": 4, "mul": 5, "relu6": 6, "avgpool": 7, "maxpool": 8}
+            "add": 4, "mul": 5, "relu6": 6, "avgpool": 7, "maxpool": 8,
+            # model layers only (bench/profile/layer_spec.py)
+            "fully_connected": 9, "softmax": 10}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,32 @@ class CaseSpec:
     @property
     def pad_w(self) -> int:
         return _pad_before(self.w, self.k, self.stride, self.padding)
+
+    # Per-axis geometry as the firmware tables take it; a sweep's case is square
+    # (a model's layer need not be: bench/profile/layer_spec.py).
+    @property
+    def kernel_h(self) -> int:
+        return self.k
+
+    @property
+    def kernel_w(self) -> int:
+        return self.k
+
+    @property
+    def stride_h(self) -> int:
+        return self.stride
+
+    @property
+    def stride_w(self) -> int:
+        return self.stride
+
+    @property
+    def dilation_h(self) -> int:
+        return 1
+
+    @property
+    def dilation_w(self) -> int:
+        return 1
 
     # -- counts ------------------------------------------------------------
     @property
@@ -215,12 +243,12 @@ def case_for_slot(op: str, slot: Mapping, *, groups: int, depth_multiplier: int,
 # One shape vocabulary everywhere (sweeps, predict, results.csv, reports): h, w (default h),
 # c_in, c_out, k, stride. hw/cin/cout are still read, for sweeps written before issue 17.
 SLOT_KEYS = ("h", "w", "c_in", "c_out", "k", "stride")
-_OLD_SLOT_KEYS = {"hw": "h", "cin": "c_in", "cout": "c_out"}
+OLD_SLOT_KEYS = {"hw": "h", "cin": "c_in", "cout": "c_out"}
 
 
 def slot_shape(slot: Mapping) -> tuple[int, int, int, int, int, int]:
     """(h, w, c_in, c_out, k, stride) of a sweep slot; raises ConfigError naming what is wrong."""
-    given = {_OLD_SLOT_KEYS.get(key, key): value for key, value in dict(slot).items()}
+    given = {OLD_SLOT_KEYS.get(key, key): value for key, value in dict(slot).items()}
     unknown = sorted(set(given) - set(SLOT_KEYS))
     missing = [key for key in ("h", "c_in", "c_out", "k") if key not in given]
     if unknown or missing:

@@ -1,15 +1,19 @@
 """Run folders on disk: find them under paths, globs, ``latest`` or results-store ids; read a
-run's config."""
+run's config; hold one while a run writes it."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from omegaconf import OmegaConf
 
 from bench.errors import BenchError
+from bench.flock import HolderLock
+
+LOCK_FILE = ".run.lock"
 
 
 def latest_run(root: Path = Path("runs")) -> Path:
@@ -57,3 +61,44 @@ def run_config(run: Path) -> dict:
             except Exception:  # noqa: BLE001 - a config we cannot resolve is reported as absent
                 continue
     return {}
+
+
+class RunFolderBusy(BenchError):
+    """Another run or resume is writing this run folder."""
+
+
+@contextlib.contextmanager
+def run_folder_lock(run_dir: Path) -> Iterator[HolderLock]:
+    """Hold ``run_dir`` for one run: a second run or resume there fails at once.
+
+    Two runs writing one folder would interleave their rows in one
+    results.csv; two resumes would each rewrite it under the other. The
+    refusal names the holder's pid, host and start time. The lock goes with
+    its holder's process however that ends (bench/flock.py), so a crashed
+    run never blocks its folder: a resume takes the lock over.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = HolderLock(run_dir / LOCK_FILE, run_dir=str(run_dir))
+    if not lock.try_acquire():
+        raise RunFolderBusy(f"run folder {run_dir} is in use by another run ({lock.holder()}); "
+                            "wait for it to end, or give this run its own hydra.run.dir")
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def check_fresh(run_dir: Path, resume) -> None:
+    """A run that is not a resume starts in a folder without an earlier run's results.
+
+    Appending to another run's results.csv would leave two rows per case (and
+    "140/70 cases ok"); Hydra's default folder name is only unique to the second.
+    """
+    results = run_dir / "results.csv"
+    if resume or not results.exists():
+        return
+    with results.open("rb") as f:
+        rows = sum(1 for line in f if line.strip()) - 1
+    if rows > 0:
+        raise RunFolderBusy(f"run folder {run_dir} already holds {rows} result row(s) of an earlier run; "
+                            "resume it (run.resume=true) or give this run its own hydra.run.dir")

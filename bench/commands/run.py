@@ -27,18 +27,25 @@ _failures: list[str] = []
 @hydra.main(config_path=str(paths.conf_dir()), config_name="config", version_base="1.3")
 def task(cfg: DictConfig) -> None:
     from analysis.report import write_run_report
+    from bench.collect.run_folder import check_fresh, run_folder_lock
+    from bench.orchestrate import config_schema
     from bench.orchestrate.pipeline import run_benchmark
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    OmegaConf.save(cfg, run_dir / "config.resolved.yaml", resolve=True)
     plain = OmegaConf.to_container(cfg, resolve=True)
     if hydra_cfg.mode == RunMode.MULTIRUN and plain["run"]["report"] != "always":
         # One combined report over all jobs is written when the multirun ends
         # (bench.hydra_callbacks); per-job reports would repeat it.
         plain["run"]["report"] = False
     try:
-        summary = run_benchmark(plain, run_dir, report=write_run_report)
+        config_schema.validate(plain)
+        # Held before anything is written: a second run in this folder must not
+        # even replace the first one's config.resolved.yaml.
+        with run_folder_lock(run_dir):
+            check_fresh(run_dir, plain["run"].get("resume"))
+            OmegaConf.save(cfg, run_dir / "config.resolved.yaml", resolve=True)
+            summary = run_benchmark(plain, run_dir, report=write_run_report, hold_lock=False)
     except BenchError as exc:
         log.error("%s", exc, extra={"file_only": True})  # printed once, by run_app
         if _measured_nothing(run_dir):  # a request that failed validation leaves no folder behind
@@ -114,6 +121,7 @@ def run_app(args: list[str]) -> int:
 
         print(run_help())
         return 0
+    check_yaml_files(args)  # before composing: Hydra would hide a YAML syntax error behind "not found"
     problem = _override_error(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -124,3 +132,32 @@ def run_app(args: list[str]) -> int:
     for failure in _failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if _failures else 0
+
+
+def check_yaml_files(args: list[str]) -> None:
+    """A config file that is not valid YAML, named with its line, before Hydra composes.
+
+    Hydra reports a YAML syntax error in a group file as a long traceback; this
+    reads every yaml of the config path (and of a ``hydra.searchpath=[file://...]``
+    given on the command line) first and raises a one-line ConfigError instead.
+    """
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from bench.errors import ConfigError
+
+    dirs = [paths.conf_dir()]
+    for arg in args:
+        if arg.lstrip("+").startswith("hydra.searchpath="):
+            dirs += [Path(d) for d in re.findall(r"file://([^,\]\s]+)", arg)]
+    for folder in dirs:
+        for path in sorted(Path(folder).rglob("*.yaml")) if Path(folder).is_dir() else []:
+            try:
+                yaml.safe_load(path.read_text())
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                raise ConfigError(f"{path}:{where}: not valid YAML ({problem})") from None

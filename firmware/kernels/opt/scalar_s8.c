@@ -1,0 +1,273 @@
+/*
+ * opt int8 convolutions for cores without the DSP extension (Cortex-M0+,
+ * M3): plain 32-bit multiply-accumulates, laid out so that each MAC is two
+ * byte loads and one MLA (M3) or MULS + ADD (M0+).
+ *
+ * Emulating SMLAD's packed halfwords in C (what conv_s8.c compiles to without
+ * DSP) costs more than the reference loops, so these cores get their own
+ * kernels. The input offset is folded into the bias once per call:
+ * sum w * (x + off) = sum w * x + off * sum w. Padding taps of the column are
+ * filled with the input zero point (x + off == 0), so the fold holds for them
+ * too and the inner loop is a pure int8 x int8 dot product. Depthwise edge
+ * pixels, whose taps are clipped, add the offset explicitly.
+ *
+ * Standard, grouped and pointwise: im2col of two output pixels (raw int8),
+ * then a 2-pixel x 2-channel tile (4 accumulators, 4 loads, 4 MACs per k).
+ * Depthwise: four channels per pass over the taps.
+ */
+#include <string.h>
+
+#include "opt_dsp.h"
+#include "opt_fallback.h"
+#include "opt_requant.h"
+
+#if OPT_PATH_SCALAR
+
+#ifndef OPT_IM2COL_MAX_K
+#define OPT_IM2COL_MAX_K 4608 /* kh*kw*C_in per output pixel, e.g. 3x3x512 */
+#endif
+
+static int8_t opt_patch[2][OPT_IM2COL_MAX_K] __attribute__((aligned(4)));
+static int32_t opt_bias_fold[OPT_MAX_CHANNELS];
+
+/* bias + off * (sum of the channel's k weights), for rows of k weights. */
+static void fold_bias(const int32_t *bias, const int8_t *filter, int32_t n, int32_t k, int32_t off)
+{
+    for (int32_t oc = 0; oc < n; oc++, filter += k) {
+        int32_t s = 0;
+        for (int32_t i = 0; i < k; i++) {
+            s += filter[i];
+        }
+        opt_bias_fold[oc] = bias[oc] + off * s;
+    }
+}
+
+/* Pixel (oy, ox)'s patch, group after group ([g][fy][fx][gc], the filter's order). */
+static void fill_patch(int8_t *dst, const conv_params_t *p, const dims_t *in_dims, const int8_t *in,
+                       int32_t kh, int32_t kw, int32_t gc, int32_t oy, int32_t ox)
+{
+    const int32_t in_c = in_dims->c, groups = in_c / gc;
+    const int8_t pad = (int8_t)(-p->input_offset); /* the zero point: x + off == 0 */
+    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+    if (groups == 1 && y0 >= 0 && x0 >= 0 && y0 + kh <= in_dims->h && x0 + kw <= in_dims->w) {
+        const int32_t n = kw * in_c; /* interior: one contiguous run per filter row */
+        const int8_t *row = in + (y0 * in_dims->w + x0) * in_c;
+        for (int32_t fy = 0; fy < kh; fy++, row += in_dims->w * in_c, dst += n) {
+            memcpy(dst, row, (size_t)n);
+        }
+        return;
+    }
+    for (int32_t g = 0; g < groups; g++) {
+        for (int32_t fy = 0; fy < kh; fy++) {
+            const int32_t iy = y0 + fy;
+            for (int32_t fx = 0; fx < kw; fx++, dst += gc) {
+                const int32_t ix = x0 + fx;
+                if (iy < 0 || iy >= in_dims->h || ix < 0 || ix >= in_dims->w) {
+                    memset(dst, pad, (size_t)gc);
+                } else {
+                    memcpy(dst, in + (iy * in_dims->w + ix) * in_c + g * gc, (size_t)gc);
+                }
+            }
+        }
+    }
+}
+
+/* acc[0..3] += (w0 . xa, w0 . xb, w1 . xa, w1 . xb) over k. */
+static inline __attribute__((always_inline)) void
+dot_2x2(const int8_t *w0, const int8_t *w1, const int8_t *xa, const int8_t *xb, int32_t k,
+        int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+    for (int32_t i = 0; i < k; i++) {
+        const int32_t x0 = xa[i], x1 = xb[i], v0 = w0[i], v1 = w1[i];
+        a00 += v0 * x0;
+        a01 += v0 * x1;
+        a10 += v1 * x0;
+        a11 += v1 * x1;
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
+static inline __attribute__((always_inline)) void
+conv_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, const int8_t *in,
+          const dims_t *filter_dims, const int8_t *filter, const dims_t *out_dims, int8_t *out,
+          opt_rq_mode_t mode)
+{
+    const int32_t kh = filter_dims->h, kw = filter_dims->w, gc = filter_dims->c;
+    const int32_t k = kh * kw * gc, groups = in_dims->c / gc;
+    const int32_t out_c = out_dims->c, opg = out_c / groups, n_pix = out_dims->h * out_dims->w;
+    int32_t oy = 0, ox = 0;
+    for (int32_t pix = 0; pix < n_pix; pix += 2) {
+        const int two = pix + 1 < n_pix;
+        int8_t *out_a = out + pix * out_c, *out_b = out_a + out_c;
+        fill_patch(opt_patch[0], p, in_dims, in, kh, kw, gc, oy, ox);
+        if (++ox == out_dims->w) {
+            ox = 0;
+            oy++;
+        }
+        if (two) { /* a lone last pixel leaves patch B stale: its sums are not stored */
+            fill_patch(opt_patch[1], p, in_dims, in, kh, kw, gc, oy, ox);
+            if (++ox == out_dims->w) {
+                ox = 0;
+                oy++;
+            }
+        }
+        const int8_t *w = filter;
+        for (int32_t g = 0; g < groups; g++) {
+            const int8_t *xa = opt_patch[0] + g * k, *xb = opt_patch[1] + g * k;
+            const int32_t oc_end = (g + 1) * opg;
+            int32_t oc = g * opg, acc[4];
+            for (; oc + 2 <= oc_end; oc += 2, w += 2 * k) {
+                acc[0] = acc[1] = opt_bias_fold[oc];
+                acc[2] = acc[3] = opt_bias_fold[oc + 1];
+                dot_2x2(w, w + k, xa, xb, k, acc);
+                out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
+                out_a[oc + 1] = opt_requant(acc[2], oc + 1, mode, p, q);
+                if (two) {
+                    out_b[oc] = opt_requant(acc[1], oc, mode, p, q);
+                    out_b[oc + 1] = opt_requant(acc[3], oc + 1, mode, p, q);
+                }
+            }
+            if (oc < oc_end) { /* a group's odd last channel */
+                acc[0] = acc[1] = opt_bias_fold[oc];
+                acc[2] = acc[3] = 0;
+                dot_2x2(w, w, xa, xb, k, acc);
+                out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
+                if (two) {
+                    out_b[oc] = opt_requant(acc[1], oc, mode, p, q);
+                }
+                w += k;
+            }
+        }
+    }
+}
+
+void opt_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
+                 const int8_t *in, const dims_t *filter_dims, const int8_t *filter,
+                 const int32_t *bias, const dims_t *out_dims, int8_t *out)
+{
+    const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
+    if (out_dims->c > OPT_MAX_CHANNELS || filter_dims->h * filter_dims->w * in_dims->c > OPT_IM2COL_MAX_K) {
+        opt_conv_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out); /* beyond the buffers */
+        return;
+    }
+    fold_bias(bias, filter, out_dims->c, k, p->input_offset);
+    switch (opt_rq_prepare(q, p, bias, out_dims->c, k)) {
+    case OPT_RQ_FAST:
+        conv_core(p, q, in_dims, in, filter_dims, filter, out_dims, out, OPT_RQ_FAST);
+        break;
+    case OPT_RQ_GENERAL:
+        conv_core(p, q, in_dims, in, filter_dims, filter, out_dims, out, OPT_RQ_GENERAL);
+        break;
+    default:
+        conv_core(p, q, in_dims, in, filter_dims, filter, out_dims, out, OPT_RQ_EXACT);
+        break;
+    }
+}
+
+/* Depthwise filter [tap][C] regrouped [channel block of 4][tap][4], so a block's taps are consecutive. */
+static int8_t opt_dw_w[OPT_IM2COL_MAX_K] __attribute__((aligned(4)));
+
+/*
+ * Four channels (or the last 1..3) of one output pixel over taps [fy0, fy1) x
+ * [fx0, fx1). FOLD: the offset is in the bias (every tap inside the input).
+ */
+#define DW_BLOCK(FOLD, NCH)                                                             \
+    do {                                                                                \
+        int32_t a[4];                                                                   \
+        for (int32_t j = 0; j < (NCH); j++) {                                           \
+            a[j] = (FOLD) ? opt_bias_fold[ch + j] : bias[ch + j];                       \
+        }                                                                               \
+        const int8_t *srow = in + ((y0 + fy0) * in_w + x0 + fx0) * c + ch;              \
+        const int8_t *wrow = wblk + (fy0 * kw + fx0) * 4;                               \
+        for (int32_t fy = fy0; fy < fy1; fy++, srow += in_w * c, wrow += kw * 4) {      \
+            const int8_t *s = srow, *wp = wrow;                                         \
+            for (int32_t fx = fx0; fx < fx1; fx++, s += c, wp += 4) {                   \
+                for (int32_t j = 0; j < (NCH); j++) {                                   \
+                    a[j] += wp[j] * ((FOLD) ? s[j] : s[j] + off);                       \
+                }                                                                       \
+            }                                                                           \
+        }                                                                               \
+        for (int32_t j = 0; j < (NCH); j++) {                                           \
+            o[ch + j] = opt_requant(a[j], ch + j, mode, p, q);                          \
+        }                                                                               \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, const int8_t *in,
+        const dims_t *filter_dims, const int32_t *bias, const dims_t *out_dims, int8_t *out,
+        opt_rq_mode_t mode)
+{
+    const int32_t c = in_dims->c, in_w = in_dims->w, in_h = in_dims->h, off = p->input_offset;
+    const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw, c4 = c & ~3;
+    for (int32_t oy = 0; oy < out_dims->h; oy++) {
+        const int32_t y0 = oy * p->stride_h - p->pad_h;
+        const int32_t fy0 = y0 < 0 ? -y0 : 0, fy1 = y0 + kh > in_h ? in_h - y0 : kh;
+        for (int32_t ox = 0; ox < out_dims->w; ox++) {
+            const int32_t x0 = ox * p->stride_w - p->pad_w;
+            const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > in_w ? in_w - x0 : kw;
+            const int interior = fy0 == 0 && fx0 == 0 && fy1 == kh && fx1 == kw;
+            int8_t *o = out + (oy * out_dims->w + ox) * c;
+            const int8_t *wblk = opt_dw_w;
+            int32_t ch = 0;
+            for (; ch < c4; ch += 4, wblk += 4 * taps) {
+                if (interior) {
+                    DW_BLOCK(1, 4);
+                } else {
+                    DW_BLOCK(0, 4);
+                }
+            }
+            if (ch < c) {
+                if (interior) {
+                    DW_BLOCK(1, c - c4);
+                } else {
+                    DW_BLOCK(0, c - c4);
+                }
+            }
+        }
+    }
+}
+#undef DW_BLOCK
+
+void opt_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
+                           const int8_t *in, const dims_t *filter_dims, const int8_t *filter,
+                           const int32_t *bias, const dims_t *out_dims, int8_t *out)
+{
+    const int32_t taps = filter_dims->h * filter_dims->w, c = in_dims->c;
+    if (out_dims->c != c || c > OPT_MAX_CHANNELS || taps * ((c + 3) & ~3) > OPT_IM2COL_MAX_K) {
+        /* depth multiplier > 1, or beyond the buffers */
+        opt_dw_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
+        return;
+    }
+    int8_t *d = opt_dw_w;
+    for (int32_t cb = 0; cb < c; cb += 4) { /* regroup, and fold the offset over all taps */
+        for (int32_t t = 0; t < taps; t++, d += 4) {
+            for (int32_t j = 0; j < 4; j++) {
+                d[j] = cb + j < c ? filter[t * c + cb + j] : 0;
+            }
+        }
+    }
+    for (int32_t ch = 0; ch < c; ch++) {
+        int32_t s = 0;
+        for (int32_t t = 0; t < taps; t++) {
+            s += filter[t * c + ch];
+        }
+        opt_bias_fold[ch] = bias[ch] + p->input_offset * s;
+    }
+    switch (opt_rq_prepare(q, p, bias, c, taps)) {
+    case OPT_RQ_FAST:
+        dw_core(p, q, in_dims, in, filter_dims, bias, out_dims, out, OPT_RQ_FAST);
+        break;
+    case OPT_RQ_GENERAL:
+        dw_core(p, q, in_dims, in, filter_dims, bias, out_dims, out, OPT_RQ_GENERAL);
+        break;
+    default:
+        dw_core(p, q, in_dims, in, filter_dims, bias, out_dims, out, OPT_RQ_EXACT);
+        break;
+    }
+}
+
+#endif

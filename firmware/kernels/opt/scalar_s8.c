@@ -15,62 +15,12 @@
  * then a 2-pixel x 2-channel tile (4 accumulators, 4 loads, 4 MACs per k).
  * Depthwise: four channels per pass over the taps.
  */
-#include <string.h>
-
 #include "opt_dsp.h"
 #include "opt_fallback.h"
+#include "opt_im2col.h"
 #include "opt_requant.h"
 
 #if OPT_PATH_SCALAR
-
-#ifndef OPT_IM2COL_MAX_K
-#define OPT_IM2COL_MAX_K 4608 /* kh*kw*C_in per output pixel, e.g. 3x3x512 */
-#endif
-
-static int8_t opt_patch[2][OPT_IM2COL_MAX_K] __attribute__((aligned(4)));
-static int32_t opt_bias_fold[OPT_MAX_CHANNELS];
-
-/* bias + off * (sum of the channel's k weights), for rows of k weights. */
-static void fold_bias(const int32_t *bias, const int8_t *filter, int32_t n, int32_t k, int32_t off)
-{
-    for (int32_t oc = 0; oc < n; oc++, filter += k) {
-        int32_t s = 0;
-        for (int32_t i = 0; i < k; i++) {
-            s += filter[i];
-        }
-        opt_bias_fold[oc] = bias[oc] + off * s;
-    }
-}
-
-/* Pixel (oy, ox)'s patch, group after group ([g][fy][fx][gc], the filter's order). */
-static void fill_patch(int8_t *dst, const conv_params_t *p, const dims_t *in_dims, const int8_t *in,
-                       int32_t kh, int32_t kw, int32_t gc, int32_t oy, int32_t ox)
-{
-    const int32_t in_c = in_dims->c, groups = in_c / gc;
-    const int8_t pad = (int8_t)(-p->input_offset); /* the zero point: x + off == 0 */
-    const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
-    if (groups == 1 && y0 >= 0 && x0 >= 0 && y0 + kh <= in_dims->h && x0 + kw <= in_dims->w) {
-        const int32_t n = kw * in_c; /* interior: one contiguous run per filter row */
-        const int8_t *row = in + (y0 * in_dims->w + x0) * in_c;
-        for (int32_t fy = 0; fy < kh; fy++, row += in_dims->w * in_c, dst += n) {
-            memcpy(dst, row, (size_t)n);
-        }
-        return;
-    }
-    for (int32_t g = 0; g < groups; g++) {
-        for (int32_t fy = 0; fy < kh; fy++) {
-            const int32_t iy = y0 + fy;
-            for (int32_t fx = 0; fx < kw; fx++, dst += gc) {
-                const int32_t ix = x0 + fx;
-                if (iy < 0 || iy >= in_dims->h || ix < 0 || ix >= in_dims->w) {
-                    memset(dst, pad, (size_t)gc);
-                } else {
-                    memcpy(dst, in + (iy * in_dims->w + ix) * in_c + g * gc, (size_t)gc);
-                }
-            }
-        }
-    }
-}
 
 /* acc[0..3] += (w0 . xa, w0 . xb, w1 . xa, w1 . xb) over k. */
 static inline __attribute__((always_inline)) void
@@ -103,13 +53,13 @@ conv_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims
     for (int32_t pix = 0; pix < n_pix; pix += 2) {
         const int two = pix + 1 < n_pix;
         int8_t *out_a = out + pix * out_c, *out_b = out_a + out_c;
-        fill_patch(opt_patch[0], p, in_dims, in, kh, kw, gc, oy, ox);
+        opt_fill_patch(opt_patch[0], p, in_dims, in, kh, kw, gc, oy, ox);
         if (++ox == out_dims->w) {
             ox = 0;
             oy++;
         }
         if (two) { /* a lone last pixel leaves patch B stale: its sums are not stored */
-            fill_patch(opt_patch[1], p, in_dims, in, kh, kw, gc, oy, ox);
+            opt_fill_patch(opt_patch[1], p, in_dims, in, kh, kw, gc, oy, ox);
             if (++ox == out_dims->w) {
                 ox = 0;
                 oy++;
@@ -154,7 +104,7 @@ void opt_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *
         opt_conv_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out); /* beyond the buffers */
         return;
     }
-    fold_bias(bias, filter, out_dims->c, k, p->input_offset);
+    opt_fold_bias(bias, filter, out_dims->c, k, p->input_offset);
     switch (opt_rq_prepare(q, p, bias, out_dims->c, k)) {
     case OPT_RQ_FAST:
         conv_core(p, q, in_dims, in, filter_dims, filter, out_dims, out, OPT_RQ_FAST);
@@ -167,9 +117,6 @@ void opt_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *
         break;
     }
 }
-
-/* Depthwise filter [tap][C] regrouped [channel block of 4][tap][4], so a block's taps are consecutive. */
-static int8_t opt_dw_w[OPT_IM2COL_MAX_K] __attribute__((aligned(4)));
 
 /*
  * Four channels (or the last 1..3) of one output pixel over taps [fy0, fy1) x
@@ -242,21 +189,7 @@ void opt_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q, cons
         opt_dw_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
         return;
     }
-    int8_t *d = opt_dw_w;
-    for (int32_t cb = 0; cb < c; cb += 4) { /* regroup, and fold the offset over all taps */
-        for (int32_t t = 0; t < taps; t++, d += 4) {
-            for (int32_t j = 0; j < 4; j++) {
-                d[j] = cb + j < c ? filter[t * c + cb + j] : 0;
-            }
-        }
-    }
-    for (int32_t ch = 0; ch < c; ch++) {
-        int32_t s = 0;
-        for (int32_t t = 0; t < taps; t++) {
-            s += filter[t * c + ch];
-        }
-        opt_bias_fold[ch] = bias[ch] + p->input_offset * s;
-    }
+    opt_dw_prepare(filter, bias, taps, c, p->input_offset);
     switch (opt_rq_prepare(q, p, bias, c, taps)) {
     case OPT_RQ_FAST:
         dw_core(p, q, in_dims, in, filter_dims, bias, out_dims, out, OPT_RQ_FAST);

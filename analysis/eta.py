@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.cases import OPS as CONV_OPS
+from bench.cases.spec import OPS as CONV_OPS
 
 MATCH_KEYS = ["board", "kernels", "cflags", "h", "w", "c_in", "c_out", "stride", "padding"]
 # Same firmware too, when the results say which: a library changed between two runs is

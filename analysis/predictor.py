@@ -178,7 +178,7 @@ class OpModel:
     runs: list[str] = field(default_factory=list)
     excluded_builds: list[str] = field(default_factory=list)
     # Cycles for latency when the metric is not cycles: the instruction-mix estimate
-    # (bench/cycle_model.py, model-estimate) fitted like the metric.
+    # (bench/timing/cycle_model.py, model-estimate) fitted like the metric.
     cycles_form: str | None = None
     cycles_features: list[str] = field(default_factory=list)
     cycles_coef: list[float] | None = None

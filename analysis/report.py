@@ -18,7 +18,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from bench.cases import OPS as CONV_OPS
+from bench.cases.spec import OPS as CONV_OPS
 
 from . import plots
 from .eta import eta_table, operator_summary, trends
@@ -150,7 +150,7 @@ def _sections(results, table, summary, trend, figures, out_dir) -> list[Section]
 
 
 def _configuration(results: pd.DataFrame) -> Section:
-    from bench.energy import describe
+    from bench.power.energy import describe
 
     s = Section("Configuration")
     items = []

@@ -11,24 +11,24 @@ from __future__ import annotations
 import importlib
 import sys
 
-from .errors import BenchError
+from bench.errors import BenchError
 
 # name -> ("module:function", one-line help)
 COMMANDS = {
-    "run": ("bench.hydra_app:run_app",
+    "run": ("bench.commands.run:run_app",
             "generate, build and run microbenchmarks (Hydra overrides: op=, board=, sweep=, kernels=; -m to sweep)"),
-    "build": ("bench.build_cmd:main", "generate and build a run's images without a board; sizes against the board's memories"),
+    "build": ("bench.commands.build:main", "generate and build a run's images without a board; sizes against the board's memories"),
     "report": ("analysis.report:main",
                "write eta_op tables, plots and report.md for one or more run folders (globs allowed)"),
-    "store": ("bench.store:store_main", "results store (SQLite): store add runs/..., store list"),
-    "baseline": ("bench.store:baseline_main", "baseline set runs/... (per board, kernels, sweep), baseline show"),
-    "regress": ("bench.regress:main", "compare a run (default: newest) with its baseline; exit 1 on regression"),
-    "calibrate": ("bench.calibrate:main", "fit per-class cycle costs to a board's measured cycles (NNLS); held-out error; yaml"),
+    "store": ("bench.commands.store:store_main", "results store (SQLite): store add runs/..., store list"),
+    "baseline": ("bench.commands.store:baseline_main", "baseline set runs/... (per board, kernels, sweep), baseline show"),
+    "regress": ("bench.commands.regress:main", "compare a run (default: newest) with its baseline; exit 1 on regression"),
+    "calibrate": ("bench.commands.calibrate:main", "fit per-class cycle costs to a board's measured cycles (NNLS); held-out error; yaml"),
     "boards": ("bench.farm.inventory:main", "farm inventory vs attached probes and serial ports; flags mismatches"),
     "farm": ("bench.farm.cli:main", "farm run OVERRIDES: jobs on every board at once (locks; --ray for many hosts)"),
     "predict": ("analysis.predict_cli:predict_main", "predicted cost of one shape (board= op= h= c_in= c_out= k=) with expected error"),
     "holdout": ("analysis.predict_cli:holdout_main", "held-out accuracy of the cost predictor per operator (whole shapes left out)"),
-    "characterize": ("bench.characterize:main", "adaptive sampling: measure, fit, add the shapes the predictor knows worst, repeat"),
+    "characterize": ("bench.commands.characterize:main", "adaptive sampling: measure, fit, add the shapes the predictor knows worst, repeat"),
     "search": ("analysis.design.cli:search_main", "rank block designs for a layer slot on a board: Pareto front of predicted energy vs params/MACs"),
     "scale": ("analysis.design.cli:scale_main", "solve PhiNet/XiNet hyperparameters for a board's flash, RAM and MACs/energy/latency budgets"),
 }

@@ -41,7 +41,8 @@ def run_library(lib: str, args, out: Path) -> Path:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from bench import paths, pipeline
+    from bench import paths
+    from bench.orchestrate import pipeline
 
     overrides = [f"board={args.board}", f"kernels={lib}", f"sweep={args.sweep}", f"op={args.op}",
                  f"build.opt_level={args.opt_level}", "run.report=false"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench import quantize
+from bench.cases import quantize
 
 
 def conv_s8(x, w, bias, mult, shift, in_zp, out_zp, stride, pad_h, pad_w, out_h, out_w, groups, depthwise):

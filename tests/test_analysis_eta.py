@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.eta import eta_table, operator_summary, summarize, trends
-from bench.cases import CaseSpec
+from bench.cases.spec import CaseSpec
 
 CLOCK_HZ = 100e6
 
@@ -86,7 +86,7 @@ def test_empty_run_is_skipped_not_fatal(tmp_path):
     loading it beside real runs must ignore it; alone, it is a clear error."""
     from analysis.load import load_results
     from bench.errors import BenchError
-    from bench.results import COLUMNS
+    from bench.collect.results import COLUMNS
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -120,8 +120,8 @@ def test_eta_never_divides_energies_of_different_bases():
 
 
 def test_instruction_mix_auto_decides_for_the_whole_run():
-    from bench.cases import case_for_slot
-    from bench.pipeline import _decide_instruction_mix
+    from bench.cases.spec import case_for_slot
+    from bench.orchestrate.pipeline import _decide_instruction_mix
 
     small = case_for_slot("standard", {"hw": 8, "cin": 8, "cout": 8, "k": 3}, groups=1,
                           depth_multiplier=1, padding="same", seed=0)

@@ -6,7 +6,9 @@ import shutil
 
 import pytest
 
-from bench import build_cmd, cli
+from bench import cli
+from bench.build import settings
+from bench.commands import build as build_cmd
 from bench.errors import ConfigError
 
 needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
@@ -14,7 +16,7 @@ needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
 
 
 def test_registered_in_the_cli():
-    assert cli.COMMANDS["build"][0] == "bench.build_cmd:main"
+    assert cli.COMMANDS["build"][0] == "bench.commands.build:main"
 
 
 @needs_gcc
@@ -45,14 +47,14 @@ def cfg(board_extra=None, power=None):
 
 
 def test_repeat_defines():
-    assert build_cmd.repeat_defines(cfg()) == ()  # emulators: fixed repetitions
-    assert build_cmd.repeat_defines(cfg({"repeat": {"target_rse": 0.002, "max_reps": 200, "budget_ms": 3000}})) == (
+    assert settings.repeat_defines(cfg()) == ()  # emulators: fixed repetitions
+    assert settings.repeat_defines(cfg({"repeat": {"target_rse": 0.002, "max_reps": 200, "budget_ms": 3000}})) == (
         "-DBENCH_RSE_PPM=2000", "-DBENCH_MAX_REPS=200", "-DBENCH_BUDGET_MS=3000")
-    assert build_cmd.repeat_defines(cfg(power={"kind": "lpm01a", "min_window_ms": 500, "baseline_ms": 200})) == (
+    assert settings.repeat_defines(cfg(power={"kind": "lpm01a", "min_window_ms": 500, "baseline_ms": 200})) == (
         "-DBENCH_MIN_WINDOW_MS=500", "-DBENCH_IDLE_MS=200")
     with pytest.raises(ConfigError, match="target_rse must be between 0 and 1"):
-        build_cmd.repeat_defines(cfg({"repeat": {"target_rse": 2}}))
+        settings.repeat_defines(cfg({"repeat": {"target_rse": 2}}))
     with pytest.raises(ConfigError, match="below reps"):
-        build_cmd.repeat_defines(cfg({"repeat": {"target_rse": 0.01, "max_reps": 2}}))
+        settings.repeat_defines(cfg({"repeat": {"target_rse": 0.01, "max_reps": 2}}))
     with pytest.raises(ConfigError, match="bad repeat settings"):
-        build_cmd.repeat_defines(cfg({"repeat": {"max_reps": 9}}))
+        settings.repeat_defines(cfg({"repeat": {"max_reps": 9}}))

@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench import calibrate, cycle_model
+from bench.timing import calibrate
+from bench.timing import cycle_model
 from bench.errors import BenchError
-from bench.instruction_classes import CLASSES, EXTRAS
+from bench.timing.instruction_classes import CLASSES, EXTRAS
 
 FEATURES = calibrate.FEATURES
 # Classes a convolution kernel exercises, with "true" costs to recover.

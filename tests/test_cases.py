@@ -1,6 +1,6 @@
 import pytest
 
-from bench.cases import CaseSpec, case_for_slot, expand_sweep, validate
+from bench.cases.spec import CaseSpec, case_for_slot, expand_sweep, validate
 from bench.errors import ConfigError
 
 SLOT = {"hw": 32, "cin": 16, "cout": 32, "k": 3, "stride": 1}

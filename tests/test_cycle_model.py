@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench import cycle_model, energy
+from bench.timing import cycle_model
+from bench.power import energy
 from bench.errors import ConfigError
-from bench.instruction_classes import CLASSES, EXTRAS
+from bench.timing.instruction_classes import CLASSES, EXTRAS
 
 
 @pytest.mark.parametrize("core", ["cortex-m7", "cortex-m4"])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import pipeline
+from bench.orchestrate import pipeline
 from bench.errors import FirmwareTooLarge, ToolchainError
 
 pytestmark = pytest.mark.qemu
@@ -101,7 +101,7 @@ def test_firmware_too_large_fails_before_building(compose_cfg, tmp_path, isolate
 
 def test_missing_toolchain_is_a_clear_error(compose_cfg, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    from bench import build
+    from bench.build import images as build
     build.compiler_version.cache_clear()
     with pytest.raises(ToolchainError, match="apt-get install"):
         pipeline.run_benchmark(compose_cfg("sweep=smoke"), tmp_path / "run")
@@ -128,9 +128,9 @@ def test_parallel_qemu_sessions_never_cross_streams(compose_cfg, have_qemu_toolc
     port number, and one client read the other's banner.)"""
     from concurrent.futures import ThreadPoolExecutor
 
-    from bench.build import build_image
-    from bench.deploy import make_target
-    from bench.generate import generate
+    from bench.build.images import build_image
+    from bench.targets import make_target
+    from bench.cases.generate import generate
 
     cfg = compose_cfg("op=standard", "sweep=smoke")
     settings = pipeline.build_settings(cfg)
@@ -162,9 +162,9 @@ def test_reader_behind_qemu_exit_loses_nothing(compose_cfg, have_qemu_toolchain,
 
     import serial
 
-    from bench.build import build_image
-    from bench.deploy import make_target
-    from bench.generate import generate
+    from bench.build.images import build_image
+    from bench.targets import make_target
+    from bench.cases.generate import generate
 
     cfg = compose_cfg("op=standard", "sweep=smoke")
     settings = pipeline.build_settings(cfg)

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tflite
 
-from bench import elementwise as E
-from bench import golden
-from bench.cases import CaseSpec, case_for_slot, expand_sweep, validate
+from bench.cases import elementwise as E
+from bench.cases import golden
+from bench.cases.spec import CaseSpec, case_for_slot, expand_sweep, validate
 from bench.errors import ConfigError
-from bench.tflite_model import build_elementwise_model
+from bench.cases.tflite_model import build_elementwise_model
 
 SHAPES = [(5, 7, 3, 3, 2, "same"), (8, 8, 16, 2, 2, "valid"), (9, 6, 5, 3, 1, "same"), (4, 4, 1, 4, 3, "same")]
 
@@ -115,7 +115,7 @@ def test_relu6_exact_on_every_input():
 
 
 def test_generate_caches_and_carries_second_input(tmp_path):
-    from bench.generate import generate
+    from bench.cases.generate import generate
     spec = spec_for("add", 4, 4, 2, 1, 1, "same", 2)
     g = generate(spec, tmp_path)
     assert g.input.shape == (4, 4, 2) and g.filter.shape == (4, 4, 2) and g.golden.shape == (4, 4, 2)

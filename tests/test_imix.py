@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import instruction_classes as ic
+from bench.timing import instruction_classes as ic
 
 
 def thumb(*halfword_groups: str) -> bytes:
@@ -133,7 +133,7 @@ def test_region_wait_states_count_data_reads(tmp_path, have_qemu_toolchain, isol
 
 
 def test_memory_spans_are_page_aligned_and_merged():
-    from bench.instruction_mix import _spans
+    from bench.timing.instruction_mix import _spans
     spans = _spans({"ITCM": {"origin": 0x400, "size_kb": 63}, "DTCM": {"origin": 0x20000000, "size_kb": 128},
                     "NEXT": {"origin": 0x20020000, "size_kb": 4}})
     assert spans == [(0x400, 0x10000), (0x20000000, 0x20021000)]
@@ -146,7 +146,7 @@ def test_mix_runs_the_hard_float_stm32h743_image(have_qemu_toolchain, isolated_c
     import yaml
 
     from bench import paths
-    from bench.instruction_mix import analyse_elf
+    from bench.timing.instruction_mix import analyse_elf
     proc = subprocess.run([sys.executable, "-m", "bench", "build", "board=nucleo_h743", "sweep=smoke",
                            "op=pointwise"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -24,8 +24,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import kernel_libs, paths, pipeline
-from bench.kernel_libs import KernelLibraryError
+from bench import paths
+from bench.build import kernel_libs
+from bench.orchestrate import pipeline
+from bench.build.kernel_libs import KernelLibraryError
 
 STAND_IN_TYPES = """\
 /* STAND-IN for tests only: not CMSIS-NN. Declares the public types the

@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import golden, paths, quantize
-from bench.build import SHARED_REF_SOURCES
-from bench.cases import OP_CODES, CaseSpec, validate
-from bench.tflite_model import QuantizedConv, build_model
+from bench import paths
+from bench.cases import golden
+from bench.cases import quantize
+from bench.build.images import SHARED_REF_SOURCES
+from bench.cases.spec import OP_CODES, CaseSpec, validate
+from bench.cases.tflite_model import QuantizedConv, build_model
 
 HOST_DIR = Path(__file__).parent / "host"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
@@ -50,7 +52,7 @@ def host_libs(tmp_path_factory) -> dict[str, Path]:
     # opt_scalar: the opt kernels of cores without the DSP extension (M0+, M3)
     for lib_name, lib, flags in (("ref", "ref", ()), ("opt", "opt", ()), ("opt_scalar", "opt", ("-DOPT_FORCE_SCALAR=1",))):
         sources = [HOST_DIR / "harness.c", *sorted((fw / "kernels" / lib).glob("*.c"))]
-        if lib != "ref":  # as bench/build.py links them: the shared reference element-wise kernels
+        if lib != "ref":  # as bench/build/images.py links them: the shared reference element-wise kernels
             sources += [fw / "kernels" / "ref" / name for name in SHARED_REF_SOURCES]
         libs[lib_name] = _compile(out / f"host_{lib_name}", sources, [fw / "include", fw / "kernels" / lib], flags)
     return libs

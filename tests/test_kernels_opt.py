@@ -28,10 +28,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import generate as generate_mod
-from bench import golden, pipeline, quantize
-from bench.generate import GeneratedCase
-from bench.tflite_model import build_model
+from bench.cases import generate as generate_mod
+from bench.cases import golden
+from bench.orchestrate import pipeline
+from bench.cases import quantize
+from bench.cases.generated import GeneratedCase
+from bench.cases.tflite_model import build_model
 
 pytestmark = pytest.mark.qemu
 

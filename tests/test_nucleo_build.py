@@ -17,7 +17,8 @@ import pytest
 import yaml
 from elftools.elf.elffile import ELFFile
 
-from bench import build_cmd, paths
+from bench import paths
+from bench.commands import build as build_cmd
 from bench.errors import BuildError
 
 needs_gcc = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None,
@@ -88,7 +89,7 @@ def test_clock_above_the_rating_does_not_build(isolated_cache):
 # -- the runner's adaptive repetitions, exercised in QEMU ----------------------
 
 def qemu_records(*defines: str, reps: int) -> list:
-    from bench.deploy.qemu import QemuTarget
+    from bench.targets.qemu import QemuTarget
 
     quoted = ",".join(f"'{d}'" for d in defines)
     cfg = build_cmd.compose(["op=depthwise", "board=qemu_m7", "sweep=smoke", "run.jobs=1",

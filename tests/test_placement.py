@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from bench import pipeline
-from bench.build import build_image
-from bench.generate import generate
+from bench.orchestrate import pipeline
+from bench.build.images import build_image
+from bench.cases.generate import generate
 
 
 def symbol_address(elf, name):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis.predictor import LOOP_FEATURES, Predictor, fit_predictor, loop_counts
-from bench.cases import CaseSpec
+from bench.cases.spec import CaseSpec
 from bench.errors import BenchError
 
 TRUE_COEF = dict(call=900.0, out_rows=30.0, out_pixels=12.0, outputs=140.0, kernel_rows=6.0,

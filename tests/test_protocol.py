@@ -2,9 +2,9 @@ import zlib
 
 import pytest
 
-from bench.collect import ImageCollector
+from bench.collect.collector import ImageCollector
 from bench.errors import ProtocolError
-from bench.protocol import LineSplitter, parse_line
+from bench.collect.protocol import LineSplitter, parse_line
 
 
 def frame(body: str) -> str:

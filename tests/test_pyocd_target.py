@@ -19,11 +19,11 @@ from pyocd.core import exceptions as pyocd_exceptions
 from pyocd.core.helpers import ConnectHelper
 from pyocd.flash import file_programmer
 
-from bench.deploy import make_target
-from bench.deploy import pyocd_target as pt
+from bench.targets import make_target
+from bench.targets import pyocd_target as pt
 from bench.errors import BenchError, ConfigError
 from bench.power import Window
-from bench.protocol import Record
+from bench.collect.protocol import Record
 
 UID = "0670FF383930434B43093422"
 

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from bench import quantize
-from bench.cases import case_for_slot
-from bench.generate import generate
+from bench.cases import quantize
+from bench.cases.spec import case_for_slot
+from bench.cases.generate import generate
 
 from .int8_conv import conv_s8
 

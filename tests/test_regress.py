@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench import cli
-from bench.regress import compare_case, compare_runs, exit_code
-from bench.results import COLUMNS
-from bench.steps import detect_steps, potts_l1
+from bench.store.regress import compare_case, compare_runs, exit_code
+from bench.collect.results import COLUMNS
+from bench.store.steps import detect_steps, potts_l1
 
 
 def row(case_id="std_8x8x8_o16_k3s1s", metric=1000.0, lo=None, hi=None, prov="emulator-count",
@@ -168,7 +168,7 @@ def test_cli_exit_codes_markdown_and_junit(tmp_path, capsys):
 
 
 def test_store_keeps_provenance_and_reingests(tmp_path):
-    from bench.store import Store
+    from bench.store.db import Store
     run = write_run(tmp_path / "r0", [row("a", 100)])
     with Store(tmp_path / "s.sqlite") as store:
         first = store.add_run(run)
@@ -180,7 +180,7 @@ def test_store_keeps_provenance_and_reingests(tmp_path):
 
 def test_segment_costs_match_brute_force():
     import numpy as np
-    from bench.steps import segment_costs
+    from bench.store.steps import segment_costs
     y = np.random.default_rng(3).normal(0, 1, 30).round(2)
     fast = segment_costs(y)
     for i in range(30):

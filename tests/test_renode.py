@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.deploy import make_target
-from bench.deploy import renode as renode_mod
-from bench.deploy.renode import RenodeTarget, parse_monitor_output
+from bench.targets import make_target
+from bench.targets import renode as renode_mod
+from bench.targets.renode import RenodeTarget, parse_monitor_output
 from bench.errors import ToolchainError
 
 HERE = Path(__file__).resolve().parent

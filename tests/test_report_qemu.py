@@ -12,7 +12,7 @@ import pytest
 from analysis.load import load_results
 from analysis.predictor import Predictor, fit_predictor
 from analysis.report import write_run_report
-from bench.characterize import compose_config
+from bench.commands.characterize import compose_config
 
 pytestmark = pytest.mark.qemu
 
@@ -48,8 +48,8 @@ def smoke_run(tmp_path_factory, env, have_qemu_toolchain):
 def small_run(tmp_path_factory, env, have_qemu_toolchain):
     from omegaconf import OmegaConf
 
-    from bench.characterize import _resolve
-    from bench.pipeline import run_benchmark
+    from bench.commands.characterize import _resolve
+    from bench.orchestrate.pipeline import run_benchmark
 
     run = tmp_path_factory.mktemp("small")
     cfg = compose_config(["sweep=smoke"])

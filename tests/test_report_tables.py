@@ -3,7 +3,7 @@
 import pandas as pd
 
 from analysis.report import write_report
-from bench.cases import CaseSpec
+from bench.cases.spec import CaseSpec
 from tests.test_analysis_eta import row, slot_cases
 
 

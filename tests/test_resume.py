@@ -78,8 +78,8 @@ def test_killed_run_resumes_without_redoing_finished_cases(tmp_path, have_qemu_t
 
 
 def test_case_keys_change_with_firmware_inputs():
-    from bench.pipeline import build_settings, plan_cases
-    from bench.resume import case_keys
+    from bench.orchestrate.pipeline import build_settings, plan_cases
+    from bench.store.resume import case_keys
     from omegaconf import OmegaConf
     from hydra import compose, initialize_config_dir
     from bench import paths

@@ -166,7 +166,7 @@ def _measured(board, kernels, case, energy_per_mac_nj):
 
 def test_eta_scaled_cost_where_the_predictor_has_no_model_for_the_op():
     """E_op = E_S / eta_op per MAC, with eta_op from a (hand-made, test-only) measured table."""
-    from bench.cases import CaseSpec
+    from bench.cases.spec import CaseSpec
 
     from analysis.design.cost import EtaTableCost
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
-from bench.store import Store, ingest_finished_run
+from bench.store.db import Store, ingest_finished_run
 from tests.test_regress import row, write_run
 
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import tflite
 
-from bench.cases import case_for_slot
-from bench.generate import generate, quantize_case
-from bench.tflite_model import build_model
+from bench.cases.spec import case_for_slot
+from bench.cases.generate import generate, quantize_case
+from bench.cases.tflite_model import build_model
 
 SLOT = {"hw": 6, "cin": 8, "cout": 8, "k": 3, "stride": 1}
 

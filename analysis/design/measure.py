@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from bench.cases import EXTRA_OPS, OPS, POOL_OPS, CaseSpec, validate
+from bench.cases.spec import EXTRA_OPS, OPS, POOL_OPS, CaseSpec, validate
 
 from .complexity import Complexity, Layer
 from .cost import CostSource, layer_costs

@@ -6,8 +6,8 @@ import argparse
 import socket
 from pathlib import Path
 
-from .inventory import default_path, load
-from .local import default_out_root, expand, run_local
+from bench.farm.inventory import default_path, load
+from bench.farm.local import default_out_root, expand, run_local
 
 
 def main(args: list[str]) -> int:
@@ -29,7 +29,7 @@ def main(args: list[str]) -> int:
     p.add_argument("--ray-address", default="auto", metavar="HOST:PORT",
                    help="the Ray cluster to join (default: auto, the one ray start made on this host)")
     ns = p.parse_args(args)
-    from ..store import resolve_path
+    from bench.store.db import resolve_path
     inventory = Path(ns.inventory) if ns.inventory else default_path()
     entries = load(inventory)
     host = socket.gethostname()
@@ -39,7 +39,7 @@ def main(args: list[str]) -> int:
     store = str(resolve_path(ns.db))
     print(f"{len(jobs)} job(s) on {', '.join(types)} -> {out}")
     if ns.ray:
-        from .ray_dispatch import dispatch
+        from bench.farm.ray_dispatch import dispatch
         results = dispatch(jobs, out, inventory=str(inventory.resolve()), store_path=store,
                            lock_dir=ns.lock_dir, address=ns.ray_address)
     else:

@@ -26,8 +26,8 @@ from typing import Mapping, Sequence
 
 from omegaconf import OmegaConf
 
-from .. import paths
-from ..errors import BenchError, ConfigError
+from bench import paths
+from bench.errors import BenchError, ConfigError
 
 EXAMPLE = "farm/example.yaml"
 

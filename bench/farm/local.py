@@ -27,9 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from ..resume import KEYS_FILE
-from .inventory import BoardEntry, require_boards
-from .lock import acquire_any
+from bench.store.resume import KEYS_FILE
+from bench.farm.inventory import BoardEntry, require_boards
+from bench.farm.lock import acquire_any
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def bench_command(job: Job, board: BoardEntry, run_dir: Path) -> tuple[list[str]
 def _local_port(spec: str) -> str | None:
     from serial.tools import list_ports
 
-    from .inventory import resolve_port
+    from bench.farm.inventory import resolve_port
     ports = [{"device": p.device, "serial_number": p.serial_number or ""} for p in list_ports.comports()]
     return resolve_port(spec, "", ports)
 
@@ -164,7 +164,7 @@ def run_local(jobs: Sequence[Job], entries: Sequence[BoardEntry], out_root: Path
     def one(job: Job) -> JobResult:
         res = run_on_board(job, boards[job.board_type], out_root / job.name, lock_dir, on_board)
         if store_path and (out_root / job.name / "results.csv").exists():
-            from ..store import Store
+            from bench.store.db import Store
             with Store(store_path) as store:
                 store.add_run(out_root / job.name)
         msg = f"{job.name} on {res.board}: {'ok' if res.ok else 'FAILED (' + res.detail + ')'} in {res.wall_s:.1f} s"

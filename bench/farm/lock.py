@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .. import paths
-from ..errors import BenchError
+from bench import paths
+from bench.errors import BenchError
 
 
 class BoardBusy(BenchError):

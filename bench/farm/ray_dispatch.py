@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import BenchError
-from .local import Job, JobResult, run_on_board
+from bench.errors import BenchError
+from bench.farm.local import Job, JobResult, run_on_board
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 SKIP_SUFFIXES = (".tflite", ".png", ".elf")
@@ -48,7 +48,7 @@ def _pack(run_dir: Path) -> dict[str, bytes]:
 
 def remote_job(job: Job, inventory: str | None, lock_dir: str | None) -> JobResult:
     """Runs on the farm host Ray chose: lock a local board of the type, run, pack the folder."""
-    from .inventory import load, require_boards
+    from bench.farm.inventory import load, require_boards
 
     host = socket.gethostname()
     boards = require_boards(load(inventory), job.board_type, host)
@@ -96,7 +96,7 @@ def dispatch(jobs: Sequence[Job], out_root: Path, *, inventory: str | None = Non
         res.files = {}
         res.run_dir = str(run_dir)
         if store_path and (run_dir / "results.csv").exists():
-            from ..store import Store
+            from bench.store.db import Store
             with Store(store_path) as store:
                 store.add_run(run_dir)
         print(f"{job.name} on {res.host}/{res.board}: {'ok' if res.ok else 'FAILED (' + res.detail + ')'} "

@@ -12,7 +12,7 @@ protocol:
 
 Chosen by the ``power`` config group (conf/power/{none,lpm01a,ppk2}.yaml).
 Without a monitor the energy column is the board yaml's model estimate
-(bench/energy.py), labelled ``model-estimate``; with one it is labelled
+(bench/power/energy.py), labelled ``model-estimate``; with one it is labelled
 ``hardware-measured``.
 """
 
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import ConfigError
-from .base import PowerMonitor, PowerMonitorError, Window, WindowIntegrator
+from bench.errors import ConfigError
+from bench.power.base import PowerMonitor, PowerMonitorError, Window, WindowIntegrator
 
 PROVENANCE = "hardware-measured"
 
-# Columns this package adds to results.csv (bench/results.py COLUMNS).
+# Columns this package adds to results.csv (bench/collect/results.py COLUMNS).
 COLUMNS = ["metric_median", "metric_sd", "metric_rse", "energy_sample_hz", "energy_windows",
            "energy_window_samples", "energy_baseline_mw"]
 
@@ -36,10 +36,10 @@ def make_monitor(power: Mapping | None) -> PowerMonitor | None:
         return None
     kind = power["kind"]
     if kind == "lpm01a":
-        from .lpm01a import PowerShield
+        from bench.power.lpm01a import PowerShield
         return PowerShield(power)
     if kind == "ppk2":
-        from .ppk2 import PPK2
+        from bench.power.ppk2 import PPK2
         return PPK2(power)
     raise ConfigError(f"unknown power monitor kind {kind!r}; valid: none, lpm01a, ppk2")
 

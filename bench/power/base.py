@@ -20,7 +20,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import TargetError
+from bench.errors import TargetError
 
 
 class PowerMonitorError(TargetError):

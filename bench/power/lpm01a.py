@@ -28,7 +28,7 @@ import re
 import time
 from typing import Mapping
 
-from .base import PowerMonitor, PowerMonitorError, open_serial
+from bench.power.base import PowerMonitor, PowerMonitorError, open_serial
 
 BAUD = 3686400
 SAMPLE = re.compile(rb"^(\d+)([-+])(\d+)$")

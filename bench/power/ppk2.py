@@ -24,7 +24,7 @@ import struct
 import time
 from typing import Mapping
 
-from .base import PowerMonitor, PowerMonitorError, open_serial
+from bench.power.base import PowerMonitor, PowerMonitorError, open_serial
 
 SAMPLE_HZ = 100_000
 ADC_MULT = 1.8 / 163840

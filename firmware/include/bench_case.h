@@ -1,4 +1,4 @@
-/* One benchmark case as the host generates it (see bench/codegen.py). */
+/* One benchmark case as the host generates it (see bench/build/codegen.py). */
 #ifndef BENCH_CASE_H
 #define BENCH_CASE_H
 

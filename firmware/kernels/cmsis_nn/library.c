@@ -2,7 +2,7 @@
  * Adapter: the bench kernel API on top of a user's CMSIS-NN (our code; no
  * CMSIS-NN code lives in this repository). The host adds the CMSIS-NN tree's
  * Include/ and its s8 convolution and support sources to the build from
- * kernels.cmsis_nn_path (bench/kernel_libs.py), and passes the version it
+ * kernels.cmsis_nn_path (bench/build/kernel_libs.py), and passes the version it
  * found as CMSIS_NN_VERSION.
  *
  * Every operator goes through CMSIS-NN's public wrappers, which pick the

@@ -2,7 +2,7 @@
  * Reference int8 element-wise operators with TFLite's integer semantics
  * (reference_integer_ops add.h / mul.h, and the quantized ReluX of
  * activations): per-tensor zero points, Q31 multipliers and shifts computed
- * on the host as the interpreter's Prepare does (bench/elementwise.py).
+ * on the host as the interpreter's Prepare does (bench/cases/elementwise.py).
  * Shared by every kernel library unless it brings its own.
  */
 #include "kernels.h"

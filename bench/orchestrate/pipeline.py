@@ -1,0 +1,247 @@
+"""A benchmark run: plan the cases, generate, build, run, collect, report.
+
+Plain functions over a plain config mapping (no Hydra in here), so tests and
+other front ends can call ``run_benchmark`` directly. Measurement never needs
+analysis: a front end that wants a report passes ``report`` (a function of the
+run folder), which runs after the results are written and before the run is
+stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import pandas as pd
+
+from bench import paths
+from bench.timing import cycle_model
+from bench.power import energy
+from bench.timing import instruction_mix
+from bench import power
+from bench.store import resume
+from bench.store import db as store
+from bench.build.images import BuildSettings, Image, build_image, compiler_version, plan_images
+from bench.cases.spec import CaseSpec
+from bench.collect.collector import CaseMeasurement, ImageCollector
+from bench.targets import make_target
+from bench.build.settings import build_settings
+from bench.cases.plan import plan_cases
+from bench.errors import BenchError, ConfigError
+from bench.cases.generate import GeneratedCase, generate
+from bench.progress import Progress
+from bench.collect.results import ResultsWriter
+
+log = logging.getLogger(__name__)
+
+# Emulated instructions per second used only to size timeouts, deliberately low.
+TIMEOUT_INSTR_PER_S = 1e8
+TIMEOUT_INSTR_PER_MAC = 40
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    cases: int = 0
+    ok: int = 0
+    failed: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def run_benchmark(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | None = None) -> RunSummary:
+    started = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    summary = RunSummary(run_dir)
+    board = cfg["board"]
+
+    # Everything that can be wrong with the request fails here, before any work.
+    specs = plan_cases(cfg)
+    settings = build_settings(cfg)
+    target = make_target(board)
+    power.attach(target, cfg)  # power=lpm01a|ppk2: a monitor for a real board's target
+    compiler_version()
+    # Writes case_keys.json; with run.resume, finished cases are carried over and skipped.
+    todo = resume.prepare(specs, cfg, settings, run_dir)
+    cfg = _decide_instruction_mix(cfg, todo)
+    images_plan = plan_images(todo, settings, jobs=int(cfg["run"]["jobs"]))
+    summary.cases = len(specs)
+    log.info("%d cases (%s) on %s in %d image(s), kernels=%s, %s",
+             len(specs), ", ".join(cfg["op"]["names"]), board["name"], len(images_plan),
+             settings.kernels, " ".join(settings.cflags))
+
+    cache = paths.cache_dir()
+    t0 = time.perf_counter()
+    generated = _generate_all(todo, cache, run_dir)
+    summary.timings["generate_s"] = time.perf_counter() - t0
+
+    by_id = {g.spec.case_id: g for g in generated}
+    writer = ResultsWriter(run_dir / "results.csv")
+    sizes = []
+    build_s = 0.0
+    emulating: list[tuple[float, float]] = []  # (start, end) of each image's emulator/board run
+    try:
+        with Progress(total=len(todo), description=f"{board['name']}") as progress, \
+                ThreadPoolExecutor(max_workers=int(cfg["run"]["jobs"])) as pool:
+            futures = [
+                pool.submit(_build_and_run, f"img{n}", [by_id[s.case_id] for s in image_specs],
+                            settings, target, cfg, writer, progress, cache)
+                for n, image_specs in enumerate(images_plan)
+            ]
+            for fut in as_completed(futures):
+                image_sizes, b_s, interval = fut.result()
+                if image_sizes:
+                    sizes.append(image_sizes)
+                build_s += b_s
+                if interval:
+                    emulating.append(interval)
+    finally:
+        writer.close()
+    summary.timings["build_s"] = build_s  # summed over images (builds overlap when jobs > 1)
+    summary.timings["emulate_s"] = sum(end - start for start, end in emulating)
+    summary.timings["emulate_wall_s"] = _union_length(emulating)
+    if sizes:
+        pd.DataFrame(sizes).sort_values("image").to_csv(run_dir / "firmware_sizes.csv", index=False)
+
+    results = pd.read_csv(run_dir / "results.csv")
+    summary.ok = int((results["status"] == "ok").sum())
+    summary.failed = [f"{r.case_id}: {r.status} ({r.detail})" for r in results.itertuples() if r.status != "ok"]
+
+    if report is not None and cfg["run"].get("report", True):
+        t1 = time.perf_counter()
+        report(run_dir)
+        summary.timings["analyse_s"] = time.perf_counter() - t1
+    summary.timings["total_s"] = time.perf_counter() - started
+    (run_dir / "timings.json").write_text(json.dumps(summary.timings, indent=2))
+    store.ingest_finished_run(run_dir, cfg)  # results store (store.path); never fails the run
+    return summary
+
+
+def _decide_instruction_mix(cfg: Mapping, specs: list[CaseSpec]) -> Mapping:
+    """Resolve run.instruction_mix=auto for the whole run, so every case's energy has one basis."""
+    run = cfg["run"]
+    mode = run.get("instruction_mix", "auto")
+    if mode == "auto":
+        macs = sum(s.macs for s in specs)
+        limit = float(run.get("instruction_mix_max_macs", 2e7))
+        mode = macs <= limit
+        if not mode:
+            log.info("instruction mix skipped: %.3g MACs in this run > run.instruction_mix_max_macs=%.3g "
+                     "(it runs ~25x slower than QEMU); run.instruction_mix=true makes it, energy then "
+                     "comes from estimated cycles", macs, limit)
+    elif not isinstance(mode, bool):
+        raise ConfigError(f"run.instruction_mix={mode!r}: use auto, true or false")
+    return {**cfg, "run": {**run, "instruction_mix": mode}}
+
+
+def _generate_all(specs: list[CaseSpec], cache: Path, run_dir: Path) -> list[GeneratedCase]:
+    models = run_dir / "models"
+    models.mkdir(exist_ok=True)
+    out = []
+    with Progress(total=len(specs), description="generate") as progress:
+        for spec in specs:
+            progress.current(spec.case_id)
+            g = generate(spec, cache)
+            shutil.copyfile(g.model_path, models / f"{spec.case_id}.tflite")
+            out.append(g)
+            progress.advance()
+    return out
+
+
+def _build_and_run(name: str, cases: list[GeneratedCase], settings: BuildSettings, target,
+                   cfg: Mapping, writer: ResultsWriter, progress: Progress, cache: Path):
+    """Build one image, run it, write a row per case as it arrives. Never raises for one image's failure."""
+    board = cfg["board"]
+    case_ids = [g.spec.case_id for g in cases]
+    specs = {g.spec.case_id: g.spec for g in cases}
+    image: Image | None = None
+    t0 = time.perf_counter()
+    try:
+        image = build_image(name, cases, settings, cache)
+    except BenchError as exc:
+        for cid in case_ids:
+            writer.write(_row(specs[cid], CaseMeasurement(cid, "build-failed", detail=str(exc)),
+                              cfg, None, target, {}))
+            progress.advance()
+        log.error("%s", exc)
+        return None, time.perf_counter() - t0, None
+    build_s = time.perf_counter() - t0
+    # Instruction-class histograms of the timed regions (Unicorn, cached by ELF).
+    mixes = instruction_mix.for_image(image.elf, name, cfg, writer.path.parent, cache)
+
+    collector = ImageCollector(image=name, board=board["name"], kernels=settings.kernels, case_ids=case_ids)
+
+    def on_record(record):
+        if record.tag == "R":
+            progress.current(record.fields.get("id", ""))
+        elif record.tag == "B":
+            log.info("%s banner: %s", name, " ".join(f"{k}={v}" for k, v in record.fields.items()))
+        m = collector.feed(record)
+        if m is not None:
+            writer.write(_row(specs[m.case_id], m, cfg, image, target, collector.banner,
+                              mixes.get(m.case_id)))
+            progress.advance()
+
+    macs = sum(g.spec.macs for g in cases) * (settings.warmup + settings.reps)
+    timeout = float(cfg["run"]["timeout_s"]) + macs * TIMEOUT_INSTR_PER_MAC / TIMEOUT_INSTR_PER_S
+    progress.current(case_ids[0])
+    run_start = time.perf_counter()
+    outcome = target.run(image.elf, on_record, timeout)
+    run_end = time.perf_counter()
+    for problem in collector.problems:
+        log.warning("%s: %s", name, problem)
+    for line in outcome.rejected_lines:
+        log.warning("%s: rejected serial line %r", name, line[:120])
+    detail = outcome.detail or "; ".join(collector.problems)
+    for m in collector.unfinished(outcome.status, detail, len(outcome.rejected_lines)):
+        writer.write(_row(specs[m.case_id], m, cfg, image, target, collector.banner))
+        progress.advance()
+        log.error("%s: %s %s", m.case_id, m.status, m.detail)
+    sizes = {"image": name, "cases": len(cases), "firmware_hash": image.firmware_hash, **image.sizes}
+    return sizes, build_s, (run_start, run_end)
+
+
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    """Wall time covered by at least one interval (parallel runs counted once)."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
+def _row(spec: CaseSpec, m: CaseMeasurement, cfg: Mapping, image: Image | None, target,
+         banner: Mapping, mix: Mapping | None = None) -> dict:
+    board = cfg["board"]
+    row = {
+        **spec.row(), "board": board["name"], "kernels": cfg["kernels"]["name"],
+        "kernels_version": banner.get("kernels_version", ""),
+        "image": image.name if image else "", "firmware_hash": image.firmware_hash if image else "",
+        "compiler": image.compiler if image else "", "cflags": image.cflags if image else "",
+        "status": m.status, "output_ok": m.status == "ok", "mismatches": m.mismatches if m.measured else "",
+        "reps": m.reps, "metric_unit": target.unit, "provenance": target.provenance, "detail": m.detail,
+    }
+    if m.measured:
+        per_call = target.counter_to_metric(m.ticks_sum / m.reps - m.overhead_ticks)
+        digits = target.metric_decimals
+        cycles = cycle_model.row_fields(per_call, target.unit, board, mix)
+        estimated = cycles.get("cycles_estimated") if target.unit == "instructions" else None
+        row.update(
+            metric=round(per_call, digits),
+            metric_min=round(target.counter_to_metric(m.ticks_min - m.overhead_ticks), digits),
+            metric_max=round(target.counter_to_metric(m.ticks_max - m.overhead_ticks), digits),
+            # Emulators count instructions: their energy comes from estimated cycles
+            # where the instruction mix was made, else from the stated CPI.
+            energy_uj=energy.energy_uj(per_call, board["energy_model"], estimated),
+            energy_provenance=energy.PROVENANCE,
+            energy_basis=energy.basis(target.unit, board["energy_model"], cycles.get("cycles_model"), estimated),
+            **cycles,
+        )
+    row.update(power.row_columns(m, target))  # median/sd/rse; measured energy replaces the estimate
+    return row

@@ -10,6 +10,31 @@
 
 #if OPT_PATH_SCALAR || OPT_PATH_MVE
 
+#if OPT_PATH_MVE
+#include <arm_mve.h>
+
+/* A patch is made of short runs (a tap's channels): 16 bytes per predicated
+ * step cost less than a library call each. Lanes past n are not accessed. */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; n -= 16, src += 16, dst += 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+    }
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n)
+{
+    const int8x16_t v = vdupq_n_s8(value);
+    for (; n > 0; n -= 16, dst += 16) {
+        vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
+    }
+}
+#else
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n) { memcpy(dst, src, (size_t)n); }
+static inline void fill_bytes(int8_t *dst, int8_t value, int32_t n) { memset(dst, value, (size_t)n); }
+#endif
+
 int8_t opt_patch[2][OPT_IM2COL_MAX_K] __attribute__((aligned(4)));
 int32_t opt_bias_fold[OPT_MAX_CHANNELS];
 int8_t opt_dw_w[OPT_IM2COL_MAX_K] __attribute__((aligned(4)));
@@ -37,7 +62,7 @@ void opt_fill_patch(int8_t *dst, const conv_params_t *p, const dims_t *in_dims, 
         const int32_t n = kw * in_c; /* interior: one contiguous run per filter row */
         const int8_t *row = in + (y0 * in_dims->w + x0) * in_c;
         for (int32_t fy = 0; fy < kh; fy++, row += in_dims->w * in_c, dst += n) {
-            memcpy(dst, row, (size_t)n);
+            copy_bytes(dst, row, n);
         }
         return;
     }
@@ -47,9 +72,9 @@ void opt_fill_patch(int8_t *dst, const conv_params_t *p, const dims_t *in_dims, 
             for (int32_t fx = 0; fx < kw; fx++, dst += gc) {
                 const int32_t ix = x0 + fx;
                 if (iy < 0 || iy >= in_dims->h || ix < 0 || ix >= in_dims->w) {
-                    memset(dst, pad, (size_t)gc);
+                    fill_bytes(dst, pad, gc);
                 } else {
-                    memcpy(dst, in + (iy * in_dims->w + ix) * in_c + g * gc, (size_t)gc);
+                    copy_bytes(dst, in + (iy * in_dims->w + ix) * in_c + g * gc, gc);
                 }
             }
         }

@@ -11,14 +11,12 @@
  * too and the inner loop is a pure int8 x int8 dot product. Depthwise edge
  * pixels, whose taps are clipped, add the offset explicitly.
  *
- * Standard, grouped and pointwise: im2col of two output pixels (raw int8),
- * then a 2-pixel x 2-channel tile (4 accumulators, 4 loads, 4 MACs per k).
- * Depthwise: four channels per pass over the taps.
+ * Standard, grouped and pointwise: the 2-pixel x 2-channel tiles of
+ * opt_fold_conv.h, whose inner loop here is 4 accumulators, 4 byte loads and
+ * 4 MACs per k. Depthwise: four channels per pass over the taps.
  */
 #include "opt_dsp.h"
-#include "opt_fallback.h"
 #include "opt_im2col.h"
-#include "opt_requant.h"
 
 #if OPT_PATH_SCALAR
 
@@ -39,83 +37,6 @@ dot_2x2(const int8_t *w0, const int8_t *w1, const int8_t *xa, const int8_t *xb, 
     acc[1] = a01;
     acc[2] = a10;
     acc[3] = a11;
-}
-
-static inline __attribute__((always_inline)) void
-conv_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, const int8_t *in,
-          const dims_t *filter_dims, const int8_t *filter, const dims_t *out_dims, int8_t *out,
-          opt_rq_mode_t mode)
-{
-    const int32_t kh = filter_dims->h, kw = filter_dims->w, gc = filter_dims->c;
-    const int32_t k = kh * kw * gc, groups = in_dims->c / gc;
-    const int32_t out_c = out_dims->c, opg = out_c / groups, n_pix = out_dims->h * out_dims->w;
-    int32_t oy = 0, ox = 0;
-    for (int32_t pix = 0; pix < n_pix; pix += 2) {
-        const int two = pix + 1 < n_pix;
-        int8_t *out_a = out + pix * out_c, *out_b = out_a + out_c;
-        opt_fill_patch(opt_patch[0], p, in_dims, in, kh, kw, gc, oy, ox);
-        if (++ox == out_dims->w) {
-            ox = 0;
-            oy++;
-        }
-        if (two) { /* a lone last pixel leaves patch B stale: its sums are not stored */
-            opt_fill_patch(opt_patch[1], p, in_dims, in, kh, kw, gc, oy, ox);
-            if (++ox == out_dims->w) {
-                ox = 0;
-                oy++;
-            }
-        }
-        const int8_t *w = filter;
-        for (int32_t g = 0; g < groups; g++) {
-            const int8_t *xa = opt_patch[0] + g * k, *xb = opt_patch[1] + g * k;
-            const int32_t oc_end = (g + 1) * opg;
-            int32_t oc = g * opg, acc[4];
-            for (; oc + 2 <= oc_end; oc += 2, w += 2 * k) {
-                acc[0] = acc[1] = opt_bias_fold[oc];
-                acc[2] = acc[3] = opt_bias_fold[oc + 1];
-                dot_2x2(w, w + k, xa, xb, k, acc);
-                out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
-                out_a[oc + 1] = opt_requant(acc[2], oc + 1, mode, p, q);
-                if (two) {
-                    out_b[oc] = opt_requant(acc[1], oc, mode, p, q);
-                    out_b[oc + 1] = opt_requant(acc[3], oc + 1, mode, p, q);
-                }
-            }
-            if (oc < oc_end) { /* a group's odd last channel */
-                acc[0] = acc[1] = opt_bias_fold[oc];
-                acc[2] = acc[3] = 0;
-                dot_2x2(w, w, xa, xb, k, acc);
-                out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
-                if (two) {
-                    out_b[oc] = opt_requant(acc[1], oc, mode, p, q);
-                }
-                w += k;
-            }
-        }
-    }
-}
-
-void opt_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
-                 const int8_t *in, const dims_t *filter_dims, const int8_t *filter,
-                 const int32_t *bias, const dims_t *out_dims, int8_t *out)
-{
-    const int32_t k = filter_dims->h * filter_dims->w * filter_dims->c;
-    if (out_dims->c > OPT_MAX_CHANNELS || filter_dims->h * filter_dims->w * in_dims->c > OPT_IM2COL_MAX_K) {
-        opt_conv_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out); /* beyond the buffers */
-        return;
-    }
-    opt_fold_bias(bias, filter, out_dims->c, k, p->input_offset);
-    switch (opt_rq_prepare(q, p, bias, out_dims->c, k)) {
-    case OPT_RQ_FAST:
-        conv_core(p, q, in_dims, in, filter_dims, filter, out_dims, out, OPT_RQ_FAST);
-        break;
-    case OPT_RQ_GENERAL:
-        conv_core(p, q, in_dims, in, filter_dims, filter, out_dims, out, OPT_RQ_GENERAL);
-        break;
-    default:
-        conv_core(p, q, in_dims, in, filter_dims, filter, out_dims, out, OPT_RQ_EXACT);
-        break;
-    }
 }
 
 /*
@@ -179,28 +100,6 @@ dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, 
 }
 #undef DW_BLOCK
 
-void opt_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
-                           const int8_t *in, const dims_t *filter_dims, const int8_t *filter,
-                           const int32_t *bias, const dims_t *out_dims, int8_t *out)
-{
-    const int32_t taps = filter_dims->h * filter_dims->w, c = in_dims->c;
-    if (out_dims->c != c || c > OPT_MAX_CHANNELS || taps * ((c + 3) & ~3) > OPT_IM2COL_MAX_K) {
-        /* depth multiplier > 1, or beyond the buffers */
-        opt_dw_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
-        return;
-    }
-    opt_dw_prepare(filter, bias, taps, c, p->input_offset);
-    switch (opt_rq_prepare(q, p, bias, c, taps)) {
-    case OPT_RQ_FAST:
-        dw_core(p, q, in_dims, in, filter_dims, bias, out_dims, out, OPT_RQ_FAST);
-        break;
-    case OPT_RQ_GENERAL:
-        dw_core(p, q, in_dims, in, filter_dims, bias, out_dims, out, OPT_RQ_GENERAL);
-        break;
-    default:
-        dw_core(p, q, in_dims, in, filter_dims, bias, out_dims, out, OPT_RQ_EXACT);
-        break;
-    }
-}
+#include "opt_fold_conv.h"
 
 #endif

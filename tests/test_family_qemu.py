@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench import pipeline
+from bench.orchestrate import pipeline
 
 pytestmark = pytest.mark.qemu
 

@@ -85,9 +85,9 @@ void opt_fill_patch(int8_t *dst, const conv_params_t *p, const dims_t *in_dims, 
 void opt_dw_prepare(const int8_t *filter, const int32_t *bias, int32_t taps, int32_t c, int32_t off)
 {
     int8_t *d = opt_dw_w;
-    for (int32_t cb = 0; cb < c; cb += 4) {
-        for (int32_t t = 0; t < taps; t++, d += 4) {
-            for (int32_t j = 0; j < 4; j++) {
+    for (int32_t cb = 0; cb < c; cb += OPT_DW_BLOCK) {
+        for (int32_t t = 0; t < taps; t++, d += OPT_DW_BLOCK) {
+            for (int32_t j = 0; j < OPT_DW_BLOCK; j++) {
                 d[j] = cb + j < c ? filter[t * c + cb + j] : 0;
             }
         }

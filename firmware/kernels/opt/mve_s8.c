@@ -10,9 +10,10 @@
  * 64 MACs; the last k % 16 run with VCTP-predicated zeroing loads (zero
  * lanes add nothing).
  *
- * Depthwise: channels in vector lanes, four per int32x4 (VLDRB.S32 widens
- * four int8 on load), VMUL + VADD per tap; lanes beyond C are predicated
- * off. Requantization of the four lanes is vectorized in the fast mode:
+ * Depthwise: channels in vector lanes, eight per pass (VLDRB.S16 widens
+ * eight int8 on load, VMULLB/VMULLT give the even and odd channels' int32
+ * products), lanes beyond C predicated off. Requantization of four lanes at
+ * a time is vectorized in the fast mode:
  * VQRDMULH is SMMULR(2a, m) (identity 2 of opt_requant.h), then the same
  * saturating add, arithmetic shift and clamp as opt_requant.
  */
@@ -52,71 +53,116 @@ dot_2x2(const int8_t *w0, const int8_t *w1, const int8_t *xa, const int8_t *xb, 
     acc[3] = a11;
 }
 
-/* Byte offsets of four consecutive opt_rq_t entries, for gathering one field of each. */
-static inline uint32x4_t rq_offsets(void)
-{
-    return vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)sizeof(opt_rq_t));
-}
-
-/* Requantize the n (1..4) lanes of channels ch.. and store them to o[ch..]. */
+/*
+ * Requantize four lanes holding channels ch + lane[i] and store them to
+ * o[ch + lane[i]]; lanes with lane[i] >= n (past the last channel) are left.
+ */
 static inline __attribute__((always_inline)) void
-requant_store4(int32x4_t acc, int8_t *o, int32_t ch, int32_t n, opt_rq_mode_t mode,
-               const conv_params_t *p, const quant_params_t *q, uint32x4_t offs)
+requant_lanes(int32x4_t acc, int8_t *o, int32_t ch, uint32x4_t lane, int32_t n, opt_rq_mode_t mode,
+              const conv_params_t *p, const quant_params_t *q)
 {
+    const mve_pred16_t pr = vcmphiq_u32(vdupq_n_u32((uint32_t)n), lane);
     if (mode == OPT_RQ_FAST) {
         const opt_rq_t *r = &opt_rq_table[ch];
-        const int32x4_t mult = vldrwq_gather_offset_s32(&r->mult, offs);
-        const int32x4_t bias_round = vldrwq_gather_offset_s32(&r->bias_round, offs);
-        const int32x4_t right = vldrwq_gather_offset_s32(&r->right, offs);
+        const uint32x4_t offs = vmulq_n_u32(lane, (uint32_t)sizeof(opt_rq_t));
+        const int32x4_t mult = vldrwq_gather_offset_z_s32(&r->mult, offs, pr);
+        const int32x4_t bias_round = vldrwq_gather_offset_z_s32(&r->bias_round, offs, pr);
+        const int32x4_t right = vldrwq_gather_offset_z_s32(&r->right, offs, pr);
         const int32x4_t x = vqrdmulhq_s32(acc, mult);
         int32x4_t y = vqaddq_s32(x, vaddq_s32(bias_round, vshrq_n_s32(x, 31)));
         y = vshlq_s32(y, vnegq_s32(right)); /* arithmetic shift right by each lane's amount */
         y = vmaxq_s32(vminq_s32(y, vdupq_n_s32(127)), vdupq_n_s32(-128));
-        vstrbq_p_s32(o + ch, y, vctp32q((uint32_t)n));
+        vstrbq_scatter_offset_p_s32(o + ch, lane, y, pr);
         return;
     }
     int32_t a[4];
+    uint32_t l[4];
     vstrwq_s32(a, acc);
-    for (int32_t j = 0; j < n; j++) {
-        o[ch + j] = opt_requant(a[j], ch + j, mode, p, q);
+    vstrwq_u32(l, lane);
+    for (int32_t j = 0; j < 4; j++) {
+        if ((int32_t)l[j] < n) {
+            o[ch + l[j]] = opt_requant(a[j], ch + (int32_t)l[j], mode, p, q);
+        }
     }
 }
 
+/*
+ * One block of eight channels (n of them real) of one output pixel, over taps
+ * [fy0, fy1) x [fx0, fx1) from base (the first tap's channel ch) and wblk
+ * (its weights). FULL: n == 8, so no load needs a predicate (a predicated
+ * load costs a VPST more). FOLD: every tap inside the input, the offset is in
+ * the bias b.
+ */
+static inline __attribute__((always_inline)) void
+dw_block(const int8_t *base, const int8_t *wblk, const int32_t *b, int8_t *o, int32_t ch, int32_t n,
+         int32_t c, int32_t row, int32_t kw, int32_t fy0, int32_t fy1, int32_t fx0, int32_t fx1,
+         const int full, const int fold, opt_rq_mode_t mode, const conv_params_t *p,
+         const quant_params_t *q)
+{
+    const uint32x4_t even = vidupq_n_u32(0, 2), odd = vaddq_n_u32(even, 1);
+    const int16_t off = (int16_t)p->input_offset;
+    const mve_pred16_t pr = vctp16q((uint32_t)n);
+    int32x4_t acc_e, acc_o;
+    if (full) {
+        acc_e = vldrwq_gather_shifted_offset_s32(b + ch, even);
+        acc_o = vldrwq_gather_shifted_offset_s32(b + ch, odd);
+    } else {
+        acc_e = vldrwq_gather_shifted_offset_z_s32(b + ch, even, vcmphiq_u32(vdupq_n_u32((uint32_t)n), even));
+        acc_o = vldrwq_gather_shifted_offset_z_s32(b + ch, odd, vcmphiq_u32(vdupq_n_u32((uint32_t)n), odd));
+    }
+    for (int32_t fy = fy0; fy < fy1; fy++, base += row, wblk += kw * 8) {
+        const int8_t *s = base, *wp = wblk;
+        for (int32_t fx = fx0; fx < fx1; fx++, s += c, wp += 8) {
+            int16x8_t x = full ? vldrbq_s16(s) : vldrbq_z_s16(s, pr); /* lanes past C are not read */
+            if (!fold) {
+                x = vaddq_n_s16(x, off);
+            }
+            const int16x8_t w = vldrbq_s16(wp);
+            acc_e = vaddq_s32(acc_e, vmullbq_int_s16(x, w));
+            acc_o = vaddq_s32(acc_o, vmulltq_int_s16(x, w));
+        }
+    }
+    requant_lanes(acc_e, o, ch, even, n, mode, p, q);
+    requant_lanes(acc_o, o, ch, odd, n, mode, p, q);
+}
+
+/*
+ * Eight channels per pass (the filter is regrouped in blocks of eight,
+ * OPT_DW_BLOCK): VLDRB.S16 widens eight inputs and eight weights, VMULLB and
+ * VMULLT multiply the even and the odd channels into two int32x4 sums.
+ */
 static inline __attribute__((always_inline)) void
 dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, const int8_t *in,
         const dims_t *filter_dims, const int32_t *bias, const dims_t *out_dims, int8_t *out,
         opt_rq_mode_t mode)
 {
-    const int32_t c = in_dims->c, in_w = in_dims->w, in_h = in_dims->h, off = p->input_offset;
-    const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw;
-    const uint32x4_t offs = rq_offsets();
+    const int32_t c = in_dims->c, in_w = in_dims->w, in_h = in_dims->h, c8 = c & ~7;
+    const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw, row = in_w * c;
     for (int32_t oy = 0; oy < out_dims->h; oy++) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
         const int32_t fy0 = y0 < 0 ? -y0 : 0, fy1 = y0 + kh > in_h ? in_h - y0 : kh;
         for (int32_t ox = 0; ox < out_dims->w; ox++) {
             const int32_t x0 = ox * p->stride_w - p->pad_w;
             const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > in_w ? in_w - x0 : kw;
-            const int interior = fy0 == 0 && fx0 == 0 && fy1 == kh && fx1 == kw;
             int8_t *o = out + (oy * out_dims->w + ox) * c;
             const int8_t *base = in + ((y0 + fy0) * in_w + x0 + fx0) * c;
-            const int8_t *wblk = opt_dw_w + (fy0 * kw + fx0) * 4;
-            for (int32_t ch = 0; ch < c; ch += 4, base += 4, wblk += 4 * taps) {
-                const int32_t n = c - ch < 4 ? c - ch : 4;
-                const mve_pred16_t pr = vctp32q((uint32_t)n);
-                int32x4_t acc = vldrwq_z_s32((interior ? opt_bias_fold : bias) + ch, pr);
-                const int8_t *srow = base, *wrow = wblk;
-                for (int32_t fy = fy0; fy < fy1; fy++, srow += in_w * c, wrow += kw * 4) {
-                    const int8_t *s = srow, *wp = wrow;
-                    for (int32_t fx = fx0; fx < fx1; fx++, s += c, wp += 4) {
-                        int32x4_t x = vldrbq_z_s32(s, pr); /* lanes past C are not read */
-                        if (!interior) {
-                            x = vaddq_n_s32(x, off);
-                        }
-                        acc = vaddq_s32(acc, vmulq_s32(x, vldrbq_s32(wp)));
-                    }
-                }
-                requant_store4(acc, o, ch, n, mode, p, q, offs);
+            const int8_t *wblk = opt_dw_w + (fy0 * kw + fx0) * 8;
+            int32_t ch = 0;
+#define DW_BLOCKS(FOLD, B)                                                                      \
+    do {                                                                                        \
+        for (; ch < c8; ch += 8, base += 8, wblk += 8 * taps) {                                 \
+            dw_block(base, wblk, B, o, ch, 8, c, row, kw, fy0, fy1, fx0, fx1, 1, FOLD, mode, p, q); \
+        }                                                                                       \
+        if (ch < c) {                                                                           \
+            dw_block(base, wblk, B, o, ch, c - ch, c, row, kw, fy0, fy1, fx0, fx1, 0, FOLD, mode, p, q); \
+        }                                                                                       \
+    } while (0)
+            if (fy0 == 0 && fx0 == 0 && fy1 == kh && fx1 == kw) {
+                DW_BLOCKS(1, opt_bias_fold);
+            } else {
+                DW_BLOCKS(0, bias);
             }
+#undef DW_BLOCKS
         }
     }
 }

@@ -113,7 +113,7 @@ void opt_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q, cons
                            const int32_t *bias, const dims_t *out_dims, int8_t *out)
 {
     const int32_t taps = filter_dims->h * filter_dims->w, c = in_dims->c;
-    if (out_dims->c != c || c > OPT_MAX_CHANNELS || taps * ((c + 3) & ~3) > OPT_IM2COL_MAX_K) {
+    if (out_dims->c != c || c > OPT_MAX_CHANNELS || taps * ((c + OPT_DW_BLOCK - 1) / OPT_DW_BLOCK * OPT_DW_BLOCK) > OPT_IM2COL_MAX_K) {
         /* depth multiplier > 1, or beyond the buffers */
         opt_dw_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
         return;

@@ -16,7 +16,14 @@
 
 extern int8_t opt_patch[2][OPT_IM2COL_MAX_K]; /* two output pixels' patches */
 extern int32_t opt_bias_fold[OPT_MAX_CHANNELS];
-/* Depthwise filter [tap][C] regrouped [block of 4 channels][tap][4] (zero-padded). */
+/* Channels per block of the regrouped depthwise filter: the lanes the path's dw_core reads at once. */
+#if OPT_PATH_MVE
+#define OPT_DW_BLOCK 8
+#else
+#define OPT_DW_BLOCK 4
+#endif
+
+/* Depthwise filter [tap][C] regrouped [block of OPT_DW_BLOCK channels][tap][OPT_DW_BLOCK], zero-padded. */
 extern int8_t opt_dw_w[OPT_IM2COL_MAX_K];
 
 /* opt_bias_fold[oc] = bias[oc] + off * (sum of the k weights of row oc). */

@@ -40,36 +40,51 @@ dot_2x2(const int8_t *w0, const int8_t *w1, const int8_t *xa, const int8_t *xb, 
 }
 
 /*
- * Four channels (or the last 1..3) of one output pixel over taps [fy0, fy1) x
- * [fx0, fx1). FOLD: the offset is in the bias (every tap inside the input).
+ * Channels ch..ch+3 (n of them real, 1..4) of one output pixel over taps
+ * [fy0, fy1) x [fx0, fx1): s is the first tap's channel ch, wb its weights
+ * (blocks of four, opt_im2col.h). FOLD: every tap inside the input, the
+ * offset is in the bias b. Four named accumulators: an array would live on
+ * the stack.
  */
-#define DW_BLOCK(FOLD, NCH)                                                             \
-    do {                                                                                \
-        int32_t a[4];                                                                   \
-        for (int32_t j = 0; j < (NCH); j++) {                                           \
-            a[j] = (FOLD) ? opt_bias_fold[ch + j] : bias[ch + j];                       \
-        }                                                                               \
-        const int8_t *srow = in + ((y0 + fy0) * in_w + x0 + fx0) * c + ch;              \
-        const int8_t *wrow = wblk + (fy0 * kw + fx0) * 4;                               \
-        for (int32_t fy = fy0; fy < fy1; fy++, srow += in_w * c, wrow += kw * 4) {      \
-            const int8_t *s = srow, *wp = wrow;                                         \
-            for (int32_t fx = fx0; fx < fx1; fx++, s += c, wp += 4) {                   \
-                for (int32_t j = 0; j < (NCH); j++) {                                   \
-                    a[j] += wp[j] * ((FOLD) ? s[j] : s[j] + off);                       \
-                }                                                                       \
-            }                                                                           \
-        }                                                                               \
-        for (int32_t j = 0; j < (NCH); j++) {                                           \
-            o[ch + j] = opt_requant(a[j], ch + j, mode, p, q);                          \
-        }                                                                               \
-    } while (0)
+static inline __attribute__((always_inline)) void
+dw_block(const int8_t *s, const int8_t *wb, const int32_t *b, int8_t *o, int32_t ch, int32_t n,
+         int32_t c, int32_t row, int32_t kw, int32_t fy0, int32_t fy1, int32_t fx0, int32_t fx1,
+         const int fold, opt_rq_mode_t mode, const conv_params_t *p, const quant_params_t *q)
+{
+    const int32_t off = fold ? 0 : p->input_offset;
+    int32_t a0 = b[ch], a1 = n > 1 ? b[ch + 1] : 0, a2 = n > 2 ? b[ch + 2] : 0, a3 = n > 3 ? b[ch + 3] : 0;
+    for (int32_t fy = fy0; fy < fy1; fy++, s += row, wb += kw * 4) {
+        const int8_t *x = s, *w = wb;
+        for (int32_t fx = fx0; fx < fx1; fx++, x += c, w += 4) {
+            a0 += w[0] * (x[0] + off);
+            if (n == 4) { /* full block: the other three unconditionally */
+                a1 += w[1] * (x[1] + off);
+                a2 += w[2] * (x[2] + off);
+                a3 += w[3] * (x[3] + off);
+            } else { /* the last 1..3 channels: never read past the pixel */
+                a1 += n > 1 ? w[1] * (x[1] + off) : 0;
+                a2 += n > 2 ? w[2] * (x[2] + off) : 0;
+            }
+        }
+    }
+    o[ch] = opt_requant(a0, ch, mode, p, q);
+    if (n > 1) {
+        o[ch + 1] = opt_requant(a1, ch + 1, mode, p, q);
+    }
+    if (n > 2) {
+        o[ch + 2] = opt_requant(a2, ch + 2, mode, p, q);
+    }
+    if (n > 3) {
+        o[ch + 3] = opt_requant(a3, ch + 3, mode, p, q);
+    }
+}
 
 static inline __attribute__((always_inline)) void
 dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, const int8_t *in,
         const dims_t *filter_dims, const int32_t *bias, const dims_t *out_dims, int8_t *out,
         opt_rq_mode_t mode)
 {
-    const int32_t c = in_dims->c, in_w = in_dims->w, in_h = in_dims->h, off = p->input_offset;
+    const int32_t c = in_dims->c, in_w = in_dims->w, in_h = in_dims->h, row = in_w * c;
     const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw, c4 = c & ~3;
     for (int32_t oy = 0; oy < out_dims->h; oy++) {
         const int32_t y0 = oy * p->stride_h - p->pad_h;
@@ -77,28 +92,28 @@ dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, 
         for (int32_t ox = 0; ox < out_dims->w; ox++) {
             const int32_t x0 = ox * p->stride_w - p->pad_w;
             const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > in_w ? in_w - x0 : kw;
-            const int interior = fy0 == 0 && fx0 == 0 && fy1 == kh && fx1 == kw;
             int8_t *o = out + (oy * out_dims->w + ox) * c;
-            const int8_t *wblk = opt_dw_w;
+            const int8_t *base = in + ((y0 + fy0) * in_w + x0 + fx0) * c;
+            const int8_t *wblk = opt_dw_w + (fy0 * kw + fx0) * 4;
             int32_t ch = 0;
-            for (; ch < c4; ch += 4, wblk += 4 * taps) {
-                if (interior) {
-                    DW_BLOCK(1, 4);
-                } else {
-                    DW_BLOCK(0, 4);
-                }
+#define DW_BLOCKS(FOLD, B)                                                                         \
+    do {                                                                                           \
+        for (; ch < c4; ch += 4, base += 4, wblk += 4 * taps) {                                    \
+            dw_block(base, wblk, B, o, ch, 4, c, row, kw, fy0, fy1, fx0, fx1, FOLD, mode, p, q);   \
+        }                                                                                          \
+        if (ch < c) {                                                                              \
+            dw_block(base, wblk, B, o, ch, c - ch, c, row, kw, fy0, fy1, fx0, fx1, FOLD, mode, p, q); \
+        }                                                                                          \
+    } while (0)
+            if (fy0 == 0 && fx0 == 0 && fy1 == kh && fx1 == kw) {
+                DW_BLOCKS(1, opt_bias_fold);
+            } else {
+                DW_BLOCKS(0, bias);
             }
-            if (ch < c) {
-                if (interior) {
-                    DW_BLOCK(1, c - c4);
-                } else {
-                    DW_BLOCK(0, c - c4);
-                }
-            }
+#undef DW_BLOCKS
         }
     }
 }
-#undef DW_BLOCK
 
 #include "opt_fold_conv.h"
 

@@ -8,7 +8,8 @@
 # Installs, when missing: the Arm bare-metal toolchain and newlib and
 # qemu-system-arm (Debian packages, no Recommends), torch pinned to the CPU
 # build (torch==2.13.0; an unpinned torch pulls GBs of CUDA packages), and
-# this package in editable mode with its dev extras.
+# this package in editable mode with its dev extras, and micromind 0.2.1
+# without its dependencies (the reference PhiNet/XiNet the tests compare with).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -38,6 +39,12 @@ if ! "$PYTHON" -c "import bench, analysis, pytest" 2>/dev/null || [ pyproject.to
     echo "setup.sh: installing mcu-opbench (editable, with dev extras)"
     "$PYTHON" -m pip install --quiet -e ".[dev]"
     touch .setup-stamp
+fi
+# micromind (PhiNet/XiNet by their authors) for tests/test_micromind.py: --no-deps, because its
+# requirements pull torchvision and accelerate; the test loads its two network files by path.
+if ! "$PYTHON" -c "import importlib.metadata as m, sys; sys.exit(m.version('micromind') != '0.2.1')" 2>/dev/null; then
+    echo "setup.sh: installing micromind==0.2.1 (--no-deps)"
+    "$PYTHON" -m pip install --quiet --no-deps "micromind==0.2.1"
 fi
 
 case "${1:-}" in

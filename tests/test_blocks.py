@@ -1,14 +1,15 @@
-"""Block families: structure from REFERENCE.md, counts by hand, residual/broadcast liveness."""
+"""Blocks and networks: counts by hand, residual/broadcast liveness, PhiNet/XiNet plans as micromind's.
 
+tests/test_micromind.py compares the networks with micromind itself; these tests need no micromind.
+"""
+
+import pytest
 import torch
 
-from analysis.design.blocks import (BasicBlock, Bottleneck, InvertedResidual, PhiNetBlock, TemplateBlock,
-                                    make_divisible, phinet, phinet_plan, xinet, xinet_plan)
+from analysis.design import phinet, xinet
+from analysis.design.blocks import BasicBlock, Bottleneck, InvertedResidual, TemplateBlock
 from analysis.design.complexity import count
-
-
-def test_make_divisible():
-    assert [make_divisible(v) for v in (3, 9.6, 12, 20, 48, 100)] == [8, 16, 16, 24, 48, 104]
+from bench.errors import ConfigError
 
 
 def test_inverted_residual_by_hand():
@@ -19,57 +20,6 @@ def test_inverted_residual_by_hand():
     # x(128) lives to the add: expand x+e, dw x+e+d, project x+d+p, add x+p+out
     assert list(t["live_bytes"]) == [384, 640, 512, 384]
     assert cx.peak_ram_bytes == 640
-
-
-def test_phinet_plan_follows_reference():
-    stem, plans = phinet_plan(1.0, beta=1.0, t0=6, n_blocks=7)
-    assert stem == 48
-    assert [p.c_out for p in plans] == [24, 48, 48, 48, 96, 96, 192]
-    assert [p.stride for p in plans] == [1, 2, 1, 1, 2, 1, 2]
-    assert plans[0].mid == 0 and plans[1].mid == 24 * 6          # block 1 has no expansion
-    _, grow = phinet_plan(1.0, beta=2.0, t0=4, n_blocks=4)
-    # t_i = t0 (1 + (beta - 1) i / N): block 4 expands by 4 * 2 = 8
-    assert grow[3].mid == make_divisible(grow[3].c_in * 8)
-
-
-def test_phinet_counts_and_residuals():
-    with torch.device("meta"):
-        net = phinet(0.5, 1.0, 4, 7)
-    cx = count(net, (3, 64, 64))
-    t = cx.table()
-    ops = set(t["op"])
-    assert {"standard", "depthwise", "pointwise", "pooling", "mul", "add", "activation"} <= ops
-    assert (t["op"] == "add").sum() == sum(p.stride == 1 and p.c_in == p.c_out for p in net.plans)
-    assert (t["op"] == "pooling").sum() == 7   # one SE per block
-    # monotone in width
-    with torch.device("meta"):
-        wider = count(phinet(0.75, 1.0, 4, 7), (3, 64, 64))
-    assert wider.macs > cx.macs and wider.flash_bytes > cx.flash_bytes and wider.peak_ram_bytes >= cx.peak_ram_bytes
-
-
-def test_xinet_plan_follows_reference():
-    stem, plans = xinet_plan(1.0, gamma=4, beta=1, n_blocks=5)
-    assert stem == 32
-    assert [p.c_out for p in plans] == [64, 64, 128, 128, 256]     # doubles after each halving
-    assert [p.mid for p in plans] == [16, 16, 32, 32, 64]          # c_out / gamma
-    assert [p.skip for p in plans] == [False, True, True, True, True]
-    _, grown = xinet_plan(1.0, gamma=4, beta=2, n_blocks=5)
-    assert grown[4].c_out == 4 * 116                                  # ceil(2^(4-2) (1 + 4/5) 16) = 116
-
-
-def test_xinet_uses_dense_convs_and_keeps_broadcast_alive():
-    with torch.device("meta"):
-        net = xinet(0.5, 4, 1, 5)
-    cx = count(net, (3, 64, 64))
-    t = cx.table()
-    convs = t[t["op"].isin(["standard", "depthwise", "grouped", "pointwise"])]
-    assert set(convs["op"]) == {"standard", "pointwise"}
-    # the stem output (early map) is read by the last block's skip: live until that skip's pooling
-    early_bytes = 16 * 16 * net.plans[0].c_in
-    last_skip = t.index[t["name"] == "blocks.4.skip.0"][0]
-    assert (t["live_bytes"].iloc[2:last_skip + 1] >= early_bytes).all()
-    assert t["live_bytes"].iloc[last_skip + 1] < early_bytes
-    assert (t["op"] == "pooling").sum() == 4 - 1   # skip pooling only once the map is smaller than the stem's
 
 
 def test_resnet_blocks_by_hand():
@@ -93,13 +43,92 @@ def test_template_block_structures():
     assert list(t["op"]) == ["pointwise", "depthwise", "pointwise", "add"] and t["k"].iloc[1] == 5
 
 
-def test_phinet_block_first_block_has_no_expansion():
-    t = count(PhiNetBlock(8, 8, None, 3, 1), (8, 4, 4)).table()
-    assert t["op"].iloc[0] == "depthwise"
+def test_make_divisible_is_micromind_rule():
+    assert [phinet.make_divisible(v, 8) for v in (3, 9.6, 12, 20, 48, 100)] == [8, 16, 16, 24, 48, 104]
+    assert [phinet.make_divisible(v) for v in (0, 4, 9)] == [1, 4, 9]          # divisor 1: the default
 
 
-def test_xinet_broadcast_skip_at_odd_resolution():
-    net = xinet(0.25, 4, 1, 5)
-    out = net(torch.zeros(1, 3, 100, 100))     # stem 25x25, blocks at 13x13 and 7x7
-    assert out.shape[-1] == 7
-    assert count(net, (3, 100, 100)).peak_ram_bytes > 0
+def test_phinet_default_plan():
+    """PhiNet((3, 224, 224)): separable block 0 then ids 1..7, widths 24a, 24a, 24a, 48a, 48a, 96a, 96a, 192a."""
+    p = phinet.plan()
+    assert p.stem == 9                                                   # int(48 x 0.2)
+    assert [b.c_out for b in p.blocks] == [4, 4, 4, 9, 9, 19, 19, 38]
+    assert [b.stride for b in p.blocks] == [1, 2, 1, 2, 1, 2, 1, 2]     # with the stem: total stride 32
+    assert [b.se > 0 for b in p.blocks] == [False] + [True] * 7         # no squeeze-excite in block 0
+    assert not p.blocks[0].expand and p.blocks[0].mid == p.stem
+    # t_i = t0 beta i / N + t0 (N - i) / N with beta = 1: 6 for every block, truncated after x C_in
+    assert [b.mid for b in p.blocks[1:]] == [24, 24, 24, 54, 54, 114, 114]
+    assert [b.residual for b in p.blocks] == [False, False, True, False, True, False, True, False]
+
+
+def test_phinet_expansion_grows_with_beta():
+    p = phinet.plan(1.0, beta=2.0, t0=4, n_blocks=4)
+    t4 = 4 * 2 * 4 / 4 + 4 * 0 / 4
+    assert p.blocks[4].mid == int(t4 * p.blocks[4].c_in)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(h_swish=False, divisor=8), dict(pool=True, alpha=0.5),
+                                dict(alpha=0.4, n_blocks=6, conv5_percent=0.5, downsampling_layers=(4, 6))])
+def test_phinet_closed_form_equals_traced(kw):
+    args = {"alpha": 0.3, **kw}
+    plan = phinet.plan(**args, resolution=65)
+    with torch.device("meta"):
+        traced = count(phinet.PhiNet(plan), (3, 65, 65))
+    closed = phinet.complexity(plan)
+    cols = ["op", "macs", "params", "flash_bytes", "elem_ops", "live_bytes"]
+    assert traced.table()[cols].equals(closed.table()[cols])
+
+
+def test_phinet_options_change_the_network():
+    base = phinet.complexity(phinet.plan(0.5, resolution=96))
+    no_se = phinet.complexity(phinet.plan(0.5, resolution=96, squeeze_excite=False))
+    relu = phinet.complexity(phinet.plan(0.5, resolution=96, h_swish=False))
+    assert no_se.params < base.params and (no_se.table()["op"] == "mul").sum() == 0
+    assert (relu.table()["detail"] == "Hardswish").sum() == 0 < (base.table()["detail"] == "Hardswish").sum()
+    with pytest.raises(ConfigError, match="unknown PhiNet option"):
+        phinet.plan(0.5, beta_typo=1)
+    with pytest.raises(ConfigError, match="conv2d_input"):
+        phinet.plan(0.5, conv2d_input=True)
+
+
+def test_xinet_default_plan():
+    """XiNet((3, 224, 224)): 7x7 stem to 16a, 8 XiConvs at 16 2^i a, attention in all but the last two."""
+    p = xinet.plan()
+    assert p.stem == 16 and len(p.blocks) == 8
+    assert [b.c_out for b in p.blocks] == [32, 32, 64, 64, 128, 128, 256, 256]
+    assert [b.pool for b in p.blocks] == [True, False, True, False, True, False, False, False]
+    assert [b.skip for b in p.blocks] == [False] + [True] * 7
+    assert [b.attention > 0 for b in p.blocks] == [True] * 6 + [False] * 2
+    assert [b.skip_res for b in p.blocks[1:]] == [56, 56, 28, 28, 14, 14, 14]
+
+
+def test_xinet_gamma_is_truncated_and_last_blocks_keep_gamma_4():
+    a, b = xinet.plan(0.5, 3.0), xinet.plan(0.5, 3.9)
+    assert a.blocks == b.blocks                                        # int(3.9) = 3
+    assert [blk.g for blk in a.blocks] == [3] * 6 + [4, 4]
+    assert a.blocks[0].comp == 16 // 3 and a.blocks[-1].comp == 128 // 4
+
+
+def test_xinet_closed_form_equals_traced_with_broadcast_skip_alive():
+    plan = xinet.plan(0.5, 4, 5, resolution=64)
+    with torch.device("meta"):
+        traced = count(xinet.XiNet(plan), (3, 64, 64))
+    closed = xinet.complexity(plan)
+    cols = ["op", "macs", "params", "flash_bytes", "elem_ops", "live_bytes"]
+    assert traced.table()[cols].equals(closed.table()[cols])
+    t = closed.table()
+    # the first block's output (the broadcast skip) stays live until the last block's skip pooling reads it
+    early = plan.blocks[0].c_out * 16 * 16
+    first, last = t.index[t["name"] == "b0.att.mul"][0], t.index[t["name"] == "b7.skip.pool"][0]
+    assert (t["live_bytes"].iloc[first:last + 1] >= early).all()
+    assert set(t.loc[t["op"].isin(["standard", "depthwise", "grouped", "pointwise"]), "op"]) == {"standard",
+                                                                                                "pointwise"}
+
+
+def test_xinet_refuses_what_micromind_cannot_run():
+    with pytest.raises(ConfigError, match="skip map"):
+        xinet.complexity(xinet.plan(0.5, 4, 5, resolution=103))       # 103: stem 52, pool 26, skip int(103/4)=25
+    with pytest.raises(ConfigError, match="without channels"):
+        xinet.plan(0.1, 4)
+    with pytest.raises(ConfigError, match="int\\(gamma\\) = 1"):
+        xinet.plan(1.0, 1.5, 5)

@@ -147,13 +147,13 @@ def test_pooling_taps_from_kernel_not_ratio():
 
 def test_conv_counts_agree_with_bench_cases():
     """Every conv of a network counts the same MACs, params and flash as the bench case that measures it."""
-    from analysis.design.blocks import xinet
+    from analysis.design import phinet, xinet
     from analysis.design.measure import case_for
 
     with torch.device("meta"):
-        cx = count(xinet(0.5, 3, 1.5, 5), (3, 50, 50))
-    convs = cx.convs()
-    assert len(convs) > 10
+        convs = count(xinet.xinet(0.5, 3, 5, resolution=50), (3, 50, 50)).convs()
+        convs += count(phinet.phinet(0.5, 1.2, 4, 7, resolution=50), (3, 50, 50)).convs()
+    assert len(convs) > 40
     for layer in convs:
         case = case_for(layer)
         assert (case.macs, case.params, case.weight_bytes + case.quant_bytes) == \
@@ -165,3 +165,30 @@ def test_count_leaves_the_model_mode_alone():
     m = Chain().train()
     count(m, (3, 8, 8))
     assert m.training
+
+
+class PaddedClamp(nn.Module):
+    """micromind's idioms: explicit ZeroPad2d before a VALID conv, ReLU6 written as clamp(0, 6), and a
+    Conv2d subclass (its DepthwiseConv2d)."""
+
+    class Depthwise(nn.Conv2d):
+        def __init__(self, c):
+            super().__init__(c, c, 3, 2, 0, groups=c, bias=False)
+
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ZeroPad2d((0, 1, 0, 1))
+        self.dw = self.Depthwise(4)
+        self.bn = nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return torch.clamp(self.bn(self.dw(self.pad(x))), min=0, max=6)
+
+
+def test_padding_folds_and_clamp_fuses():
+    t = count(PaddedClamp(), (4, 8, 8)).table()
+    assert list(t["op"]) == ["depthwise"]               # no pad layer, no activation layer
+    row = t.iloc[0]
+    assert (row.h, row.out_h, row.macs) == (8, 4, 4 * 4 * 4 * 9)    # the unpadded map is the conv's input
+    assert row.fused == "BatchNorm2d+clamp"
+    assert row.live_bytes == 4 * 64 + 4 * 16           # the padded copy is never materialised

@@ -190,10 +190,64 @@ def test_eta_scaled_cost_where_the_predictor_has_no_model_for_the_op():
     assert t.loc["expand.0", "source"].startswith("no model")
 
 
-def test_one_energy_model_keeps_the_cycle_estimate_runs():
-    from analysis.design.cli import one_energy_model
-    df = pd.DataFrame({"run": ["old", "new", "new"], "cycles_estimated": [np.nan, 100.0, 120.0]})
-    kept, note = one_energy_model(df)
-    assert list(kept["run"]) == ["new", "new"] and "leaving out 1" in note
-    assert one_energy_model(kept)[1] == ""
-    assert one_energy_model(df.drop(columns="cycles_estimated"))[1] == ""
+def _runs(tmp_path):
+    """An older 9-case smoke run with cycle estimates, a newer 70-case run without (instruction-based)."""
+    rows = []
+    for name, cases, cycles in (("2026-11-01/smoke", 9, 100.0), ("2026-11-20/default", 70, np.nan)):
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        (folder / "results.csv").write_text("case_id\n")
+        rows += [{"run": str(folder), "board": "a", "kernels": "lib", "status": "ok", "energy_uj": 1.0,
+                  "cycles_estimated": cycles, "case_id": f"c{i}"} for i in range(cases)]
+    rows.append({"run": str(tmp_path / "runs" / "2026-11-20/default"), "board": "a", "kernels": "other",
+                 "status": "ok", "energy_uj": 1.0, "cycles_estimated": np.nan, "case_id": "x"})
+    return pd.DataFrame(rows), tmp_path / "runs"
+
+
+def test_select_runs_takes_the_run_with_most_cases_and_says_so(tmp_path):
+    from analysis.design.cli import select_runs
+    results, root = _runs(tmp_path)
+    fit, lines = select_runs(results, [str(root)], [("a", "lib")])
+    assert set(fit["run"]) == {str(root / "2026-11-20/default")} and len(fit) == 71
+    assert len(lines) == 1 and "70 measured cases" in lines[0] and "instruction-based" in lines[0]
+    assert "1 other run(s) left out" in lines[0]
+
+
+def test_select_runs_uses_named_runs_and_refuses_a_mix(tmp_path):
+    from analysis.design.cli import select_runs
+    from bench.errors import BenchError, ConfigError
+    results, root = _runs(tmp_path)
+    smoke = str(root / "2026-11-01/smoke")
+    fit, lines = select_runs(results, [smoke], [("a", "lib")])
+    assert set(fit["run"]) == {smoke} and "named" in lines[0] and "cycle-estimate" in lines[0]
+    with pytest.raises(ConfigError, match="mix two emulated-energy models"):
+        select_runs(results, [smoke, str(root / "2026-11-20/default")], [("a", "lib")])
+    with pytest.raises(BenchError, match="no measured results for board=a kernels=nope.*have kernels lib, other"):
+        select_runs(results, [str(root)], [("a", "nope")])
+
+
+def test_nothing_fits_says_what_the_smallest_design_needs(tmp_path):
+    from analysis.design import plots
+    from analysis.design.search import smallest_design
+
+    slot = Slot(8, 16, 16, 1)
+    designs = template_designs(slot, ["nwn", "wnw"], ["depthwise"], [3], {"nwn": [2], "wnw": [2]}, ["pointwise"], 4)
+    df = evaluate(designs, slot, SOURCE, "a", "lib", flash_bytes=100, ram_bytes=100)
+    assert not df["fits"].any() and df["rank"].isna().all()
+    text = smallest_design(df, {"flash_bytes": 100, "peak_ram_bytes": 100, "macs": None})
+    smallest = df.loc[np.maximum(df["flash_bytes"], df["peak_ram_bytes"]).idxmin(), "design"]
+    assert f"The smallest design, {smallest}, needs flash KB" in text and "RAM KB" in text
+    png = plots.pareto({"a/lib": df}, tmp_path / "p.png", "none fits")       # was: NaN to integer
+    assert png.exists()
+
+
+def test_a_conv_without_same_padding_is_not_given_a_wrong_case():
+    """micromind's strided 5x5 depthwise pads by 1: 28x28 -> 13x13, where a SAME case would give 14x14."""
+    from analysis.design import phinet
+
+    cx = phinet.complexity(phinet.plan(0.5, 1.0, 4, 7, resolution=224, conv5_percent=0.3))
+    parts = decompose(cx).set_index("name")
+    dw5 = next(layer for layer in cx.layers if layer.name == "b5.dw")
+    assert (dw5.k, dw5.stride, dw5.h, dw5.out_h) == (5, 2, 28, 13)
+    assert not parts.loc["b5.dw", "benchmarkable"] and "not SAME" in parts.loc["b5.dw", "why_not"]
+    assert parts.loc["b6.dw", "benchmarkable"]                        # 5x5 at stride 1 is SAME

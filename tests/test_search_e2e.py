@@ -16,6 +16,7 @@ def test_search_from_a_smoke_run(tmp_path, have_qemu_toolchain, isolated_cache, 
                  "--runs", str(run), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "top 15 by rank" in printed
+    assert "cost model fitted on" in printed and f"from {run} (" in printed and "named" in printed
     designs = pd.read_csv(out / "designs.csv")
     ranked = designs.dropna(subset=["rank"])
     assert len(ranked) and ranked["energy_uj"].gt(0).all()
@@ -24,6 +25,14 @@ def test_search_from_a_smoke_run(tmp_path, have_qemu_toolchain, isolated_cache, 
     report = (out / "report.md").read_text()
     assert "model-estimate" in report and "Not benchmarkable (no firmware operator)" in report
     assert list((out / "sweep").glob("*.yaml"))
+
+    # nothing fits: said, with what the smallest design needs, and the report is still written
+    none = tmp_path / "none"
+    assert main(["search", "board=qemu_m7", "slot.hw=8", "slot.c_in=8", "slot.c_out=8", "budget.ram_kb=0.01",
+                 "measure_top=false", "--runs", str(run), "--out", str(none)]) == 1
+    printed = capsys.readouterr().out
+    assert "no design fits the budgets" in printed and "The smallest design" in printed
+    assert "## Nothing fits" in (none / "report.md").read_text() and (none / "pareto.png").exists()
 
     # several slots (a network's stages): one search each plus the best design per slot
     multi = tmp_path / "multi"

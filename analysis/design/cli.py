@@ -9,6 +9,8 @@ and write a ranked table, a plot and report.md to an output folder.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import glob
 import json
 import time
 from pathlib import Path
@@ -23,7 +25,7 @@ from bench.errors import BenchError, ConfigError
 
 from . import plots, report
 from .complexity import count
-from .cost import cost_source, design_cost, layer_costs, numeric
+from .cost import cost_source, layer_costs, numeric
 
 
 # -- shared ------------------------------------------------------------------------
@@ -89,24 +91,52 @@ def _results(patterns: list[str], boards: set[str]) -> pd.DataFrame:
     return results
 
 
-def one_energy_model(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Keep the runs of one emulated-energy model when the results mix two, and say so.
+RUN_RULE = ("runs named as run folders are used as given; under a folder of runs, each board and kernel "
+            "library takes the one run with the most measured cases (ties: the newest)")
 
-    Runs with a ``cycles_estimated`` column estimate energy from cycles, older ones from
-    instructions. Both are labelled model-estimate, but they are different cost functions:
-    a predictor fitted on both is off by their ratio. The newer (cycle-estimate) runs are kept;
-    give ``runs=[...]`` to choose others.
+
+def energy_model(rows: pd.DataFrame) -> str:
+    """Which emulated-energy model a run's rows use: cycle estimates (newer runs) or instruction counts."""
+    if "cycles_estimated" in rows and rows["cycles_estimated"].notna().any():
+        return "cycle-estimate"
+    return "instruction-based"
+
+
+def select_runs(results: pd.DataFrame, patterns: list[str],
+                targets: list[tuple[str, str]]) -> tuple[pd.DataFrame, list[str]]:
+    """The results the cost model is fitted on, chosen by RUN_RULE, and one line per run used.
+
+    One run per board and kernel library keeps one energy model and one firmware build in a
+    fit. Named run folders are the user's explicit choice: all of them are used, and a mix of
+    energy models among them is an error rather than a silent drop.
     """
-    if "cycles_estimated" not in results or "run" not in results:
-        return results, ""
-    has = results.groupby("run")["cycles_estimated"].apply(lambda s: s.notna().any())
-    if has.all() or not has.any():
-        return results, ""
-    old = ", ".join(sorted(has.index[~has])[:3]) + (" ..." if (~has).sum() > 3 else "")
-    kept = results[results["run"].isin(has.index[has])]
-    return kept, (f"NOTE: the runs mix two emulated-energy models; using the {int(has.sum())} run(s) with "
-                  f"cycles_estimated and leaving out {int((~has).sum())} older instruction-based one(s) ({old}); "
-                  "give runs=[...] to choose")
+    explicit = {str(Path(m)) for p in patterns for m in (glob.glob(str(p)) or [p])
+                if (Path(m) / "results.csv").exists()}
+    ok = results[(results["status"] == "ok") & results["energy_uj"].notna()] if "status" in results else results
+    chosen, lines = set(), []
+    for board, kernels in targets:
+        mine = ok[(ok["board"] == board) & (ok["kernels"] == kernels)]
+        runs = mine.groupby("run").size()
+        if not len(runs):
+            have = sorted(set(ok.loc[ok["board"] == board, "kernels"]))
+            raise BenchError(f"no measured results for board={board} kernels={kernels} under {', '.join(patterns)}; "
+                             f"have kernels {', '.join(have) or 'none'} for {board}")
+        named = [r for r in runs.index if r in explicit]
+        if named:
+            pick = named
+            models = {r: energy_model(mine[mine["run"] == r]) for r in pick}
+            if len(set(models.values())) > 1:
+                raise ConfigError("the given runs mix two emulated-energy models ("
+                                  + "; ".join(f"{r}: {m}" for r, m in models.items())
+                                  + "); a cost model fitted on both is off by their ratio: give runs of one")
+        else:
+            best = max(runs.index, key=lambda r: (runs[r], Path(r).stat().st_mtime if Path(r).exists() else 0, r))
+            pick = [best]
+        for r in pick:
+            lines.append(f"{board}/{kernels}: {runs[r]} measured cases from {r} ({energy_model(mine[mine['run'] == r])}"
+                         f"{', named' if r in explicit else ''}; {len(runs) - len(pick)} other run(s) left out)")
+        chosen |= set(pick)
+    return results[results["run"].isin(chosen)], lines
 
 
 def _as_list(v) -> list[str]:
@@ -148,10 +178,11 @@ def search_main(args: list[str]) -> int:
         cb, ck = str(cfg["compare"]).split("/", 1)
         targets.append((cb, ck, _board_yaml(cb)))
     runs = _as_list(ns.runs or cfg["runs"])
-    results, warning = one_energy_model(_results(runs, {t[0] for t in targets}))
+    all_results = _results(runs, {b for b, _, _ in targets})
+    results, fit_runs = select_runs(all_results, runs, [(b, k) for b, k, _ in targets])
     source = cost_source(results)
-    if warning:
-        print(warning)
+    print(f"cost model fitted on ({RUN_RULE}):\n  " + "\n  ".join(fit_runs or ["no run of these boards"]))
+    warning = "cost model fitted on: " + "; ".join(fit_runs) + f" (rule: {RUN_RULE}; give runs=[run folders] to choose)"
     for b, k, _ in targets:
         if not source.has(b, k):
             raise BenchError(f"no results for board={b} kernels={k} under {', '.join(runs)}; "
@@ -164,7 +195,7 @@ def search_main(args: list[str]) -> int:
         slot = Slot(int(sl["hw"]), int(sl["c_in"]), int(sl["c_out"]), int(sl.get("stride", 1)))
         slot_out = out if len(slots) == 1 else out / slot.label.replace(" ", "_").replace(">", "to")
         slot_out.mkdir(parents=True, exist_ok=True)
-        best.append(_search_slot(cfg, slot, targets, results, source, warning, slot_out))
+        best.append(_search_slot(cfg, slot, targets, results, all_results, source, warning, slot_out))
     if len(slots) > 1:
         summary = pd.DataFrame(best)
         summary.to_csv(out / "best_per_slot.csv", index=False)
@@ -172,28 +203,34 @@ def search_main(args: list[str]) -> int:
         print("\nbest design per slot:")
         _print_table(summary)
         print(f"\nreport: {out / 'report.md'}")
-    return 0
+    return 0 if all(row["designs_fit"] for row in best) else 1
 
 
-def _search_slot(cfg, slot, targets, results, source, warning, out) -> dict:
+def _search_slot(cfg, slot, targets, results, all_results, source, warning, out) -> dict:
     """Search one slot; write its tables, plot and report.md to ``out``; return its best designs."""
     from .measure import predicted_vs_measured, sweep_files
-    from .search import baseline_designs, compare_rankings, evaluate, template_designs
+    from .search import baseline_designs, compare_rankings, evaluate, smallest_design, template_designs
 
     board, kernels = targets[0][0], targets[0][1]
     sp = cfg["space"]
     designs = template_designs(slot, sp["structures"], sp["spatial_ops"], sp["kernel_sizes"], sp["ratios"],
                                sp["pw_ops"], int(sp["groups"])) + baseline_designs(slot, sp["baselines"])
     bud = cfg["budget"]
-    tables, notes = {}, [warning] if warning else []
+    tables, notes, limits = {}, [warning] if warning else [], {}
     for b, k, byaml in targets:
         flash, ram, n = board_limits(byaml, bud)
         notes += [f"{b}: {x}" for x in n]
+        limits[f"{b}/{k}"] = {"flash_bytes": flash, "peak_ram_bytes": ram, "macs": bud.get("macs"),
+                              "energy_uj": bud.get("energy_uj"),
+                              "latency_s": bud["latency_ms"] / 1e3 if bud.get("latency_ms") else None}
         tables[f"{b}/{k}"] = evaluate(designs, slot, source, b, k, flash, ram, macs=bud.get("macs"),
-                                      energy_uj=bud.get("energy_uj"),
-                                      latency_s=bud["latency_ms"] / 1e3 if bud.get("latency_ms") else None)
+                                      energy_uj=bud.get("energy_uj"), latency_s=limits[f"{b}/{k}"]["latency_s"])
     label = f"{board}/{kernels}"
     main = tables[label]
+    nothing = None
+    if not main["fits"].astype(bool).any():
+        nothing = smallest_design(main, limits[label])
+        print(f"slot {slot.label}, {label}: no design fits the budgets. {nothing}")
     main.to_csv(out / "designs.csv", index=False)
     png = plots.pareto(tables, out / "pareto.png", f"Block designs for slot {slot.label}", label_top=3)
     comparison, tau = None, None
@@ -210,7 +247,7 @@ def _search_slot(cfg, slot, targets, results, source, warning, out) -> dict:
             cx = count(design.build(), (slot.c_in, slot.hw, slot.hw))
         layer_costs(cx, source, board, kernels).to_csv(out / "top_design_layers.csv", index=False)
         sweeps = sweep_files(cx, out, f"top_{design.name.replace('-', '_').replace('.', 'p')}")
-        measured_results = results
+        measured_results = all_results
         if cfg.get("measure_runs"):
             measured_results = _results(_as_list(cfg["measure_runs"]), {board})
         pvm, summary = predicted_vs_measured(cx, measured_results, source, board, kernels, fit_results=results)
@@ -218,7 +255,7 @@ def _search_slot(cfg, slot, targets, results, source, warning, out) -> dict:
         measured = (design.name, pvm, summary, sweeps)
     report_path = out / "report.md"
     report_path.write_text(report.search_md(cfg, slot, source, notes, tables, label, comparison, tau, measured,
-                                            png, out, int(cfg["top"])))
+                                            png, out, int(cfg["top"]), nothing))
     print(f"slot {slot.label}, {label}: {int(main['fits'].sum())}/{len(main)} designs fit; "
           f"top {cfg['top']} by rank:")
     _print_table(main[report.SEARCH_COLUMNS].head(int(cfg["top"])))
@@ -242,8 +279,9 @@ def _search_slot(cfg, slot, targets, results, source, warning, out) -> dict:
 
 # -- scale -------------------------------------------------------------------------
 def scale_main(args: list[str]) -> int:
-    ns, _ = _parse("python -m bench scale", "solve PhiNet (alpha, beta, t0) or XiNet (alpha, gamma, beta) for a "
-                   "board's budgets, and verify the answer by building and counting the network", args,
+    ns, _ = _parse("python -m bench scale", "solve PhiNet (alpha, beta, t0) or XiNet (alpha, gamma), as micromind "
+                   "builds them, for a board's budgets; counts in closed form, the answer checked on the traced "
+                   "network", args,
                    ["python -m bench scale family=xinet board=qemu_m7 budget.flash_kb=256 budget.ram_kb=64 budget.macs=10e6",
                     "python -m bench scale family=phinet budget=m7_2mb_512k 'family.resolutions=[80,96,112]'",
                     "python -m bench scale family=xinet budget.ram_kb=128 budget.energy_uj=5e4 kernels=opt"])
@@ -251,27 +289,26 @@ def scale_main(args: list[str]) -> int:
     if ns.cfg:
         print(OmegaConf.to_yaml(cfg))
         return 0
-    from .scale import Budget, Problem, solve, verify
+    from .scale import Budget, Problem, closed_complexity, solve, verify
 
+    started = time.time()
     board, kernels, fam, bud = cfg["board"]["name"], cfg["kernels"]["name"], cfg["family"], cfg["budget"]
     flash, ram, notes = board_limits(cfg["board"], bud)
     budget = Budget(flash, ram, macs=bud.get("macs"), energy_uj=bud.get("energy_uj"),
                     latency_s=bud["latency_ms"] / 1e3 if bud.get("latency_ms") else None)
-    source = None
-    if budget.energy_uj is not None or budget.latency_s is not None:
-        results, warning = one_energy_model(_results(_as_list(ns.runs or cfg["runs"]), {board}))
-        source = cost_source(results)
-        if warning:
-            print(warning)
-            notes.append(warning)
-        if not source.has(board, kernels):
-            raise BenchError(f"no results for board={board} kernels={kernels}")
+    source = _scale_source(cfg, ns, board, kernels, notes,
+                           required=budget.energy_uj is not None or budget.latency_s is not None)
     fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in (fam.get("fixed") or {}).items()}
+    needs_cost = budget.energy_uj is not None or budget.latency_s is not None
     problem = Problem(fam["name"], budget, {k: tuple(map(float, v)) for k, v in fam["bounds"].items()}, fixed,
                       tuple(int(r) for r in fam["resolutions"]), int(fam.get("in_channels", 3)), cfg["objective"],
-                      int(fam.get("grid", 5)), int(fam.get("refine", 0)), source, board, kernels)
-    started = time.time()
+                      int(fam.get("grid", 5)), int(fam.get("refine", 0)), source if needs_cost else None, board,
+                      kernels)
+    t0 = time.time()
     answer, grid = solve(problem)
+    solved = time.time() - t0
+    # the answer's energy and latency are predicted whenever the board has results, budget or not
+    problem = dataclasses.replace(problem, source=source)
     check = verify(problem, answer)
     elapsed = time.time() - started
     out = _out_dir(ns.out or cfg.get("out"), "scale", f"{fam['name']}_{board}")
@@ -280,25 +317,87 @@ def scale_main(args: list[str]) -> int:
     (out / "answer.json").write_text(json.dumps(_no_nan({"answer": answer, "verified": check,
                                                          "budget": budget.items()}),
                                                 indent=1, default=_jsonable, allow_nan=False))
-    rows = []
-    for key, limit in budget.items().items():
-        rows.append({"budget": key, "limit": limit, "network": check[key], "usage": check["usage"][key],
-                     "binding": key == check["binding"]})
-    usage = pd.DataFrame(rows)
+    usage = _against_budgets(check, budget.items())
     plan = pd.DataFrame(check["plan"])
-    network_cost = _network_cost(cfg, ns, problem, answer, source, board, kernels, out, notes)
+    if source is not None:
+        layer_costs(closed_complexity(problem, answer), source, board, kernels).to_csv(out / "network_layers.csv",
+                                                                                       index=False)
+    timing = {"solve_s": solved, "total_s": elapsed}
     report_path = out / "report.md"
-    report_path.write_text(report.scale_md(cfg, problem, answer, check, usage, plan, grid, notes, elapsed,
-                                           network_cost))
+    report_path.write_text(report.scale_md(cfg, problem, answer, check, usage, plan, grid, notes, timing))
     hyper = ", ".join(f"{k}={answer[k]:g}" for k in ("alpha", "beta", "t0", "gamma") if k in answer)
-    print(f"{fam['name']} on {board}: {hyper}, resolution {answer['resolution']}")
+    print(f"{fam['name']} on {board}/{kernels}: {hyper}, resolution {answer['resolution']}")
+    mm = check["micromind_check"]
+    print(f"micromind: {check['micromind']}  -> "
+          + (f"its network, counted by the same rules: {'equal' if mm['equal'] else 'DIFFERENT'} "
+             f"(params {mm['params']:,}, MACs {mm['macs']:,}, peak RAM {mm['ram_bytes']:,} B)" if mm["compared"]
+             else f"not compared ({mm['why']})"))
     _print_table(usage)
     status = "fits every budget" if check["fits"] else "DOES NOT FIT"
     within = "within 5 %" if check["within_5pct"] else "NOT within 5 % (rounding step too coarse here; see report)"
-    print(f"verified on the rebuilt torch model: {status}; binding budget {check['binding']} used "
-          f"{check['binding_usage']:.1%} ({within})")
+    agree = "equal" if check["closed_form_matches"] else "DIFFER (a bug: report it)"
+    print(f"closed form ({answer['closed_form_evaluations']} evaluations, {solved:.2f} s) and the traced torch "
+          f"network: {agree}; {status}; binding budget {check['binding']} used {check['binding_usage']:.1%} "
+          f"({within}); {elapsed:.1f} s in all")
+    for n in notes:
+        print(f"note: {n}")
     print(f"report: {report_path}")
-    return 0 if check["fits"] else 1
+    return 0 if check["fits"] and check["closed_form_matches"] and check["micromind_check"].get("equal", True) else 1
+
+
+def _against_budgets(check: dict, limits: dict) -> pd.DataFrame:
+    """Each figure of the verified network (closed form and traced) against its budget, with provenance."""
+    closed = check["closed_form"]
+    counted = "counted (exact int8 deployment rules)"
+    pred = (f"predicted: {check.get('provenance') or 'model-estimate'} from {check.get('inputs_provenance') or '?'} "
+            f"inputs ({check.get('cost_sources', '')}; convolutions only, {check.get('uncosted_elem_ops', 0)} "
+            "element-wise operations not costed)")
+    rows = []
+    for key, label in (("params", "params"), ("macs", "MACs"), ("flash_bytes", "int8 flash (bytes)"),
+                       ("ram_bytes", "peak RAM, int8 activations (bytes)"), ("latency_s", "latency (ms)"),
+                       ("energy_uj", "energy (uJ)")):
+        value = check.get(key, np.nan)
+        limit = limits.get(key)
+        predicted = key in ("latency_s", "energy_uj")
+        if predicted and not np.isfinite(value):
+            source = "not predicted: no results of this board and kernel library (runs=...)"
+        else:
+            source = pred if predicted else counted
+        rows.append({"quantity": label, "closed form": _fmt(key, closed.get(key, np.nan)),
+                     "traced": _fmt(key, value), "budget": _fmt(key, limit),
+                     "usage": f"{value / limit:.1%}" if limit and np.isfinite(value) else "-",
+                     "binding": "yes" if key == check["binding"] else "", "source": source})
+    return pd.DataFrame(rows)
+
+
+def _fmt(key: str, v) -> str:
+    """Counts exact, latency in ms, energy to 4 digits; '-' where there is no figure."""
+    if v is None or not np.isfinite(v):
+        return "-"
+    if key == "latency_s":
+        return f"{v * 1e3:.4g}"
+    if key == "energy_uj":
+        return f"{v:.4g}"
+    return f"{int(v):,}"
+
+
+def _scale_source(cfg, ns, board, kernels, notes, required: bool):
+    """The board's cost model for scale: required by an energy/latency budget, else used to predict
+    the answer's energy and latency when results exist (cost_network)."""
+    if not required and not cfg.get("cost_network", True):
+        return None
+    runs = _as_list(ns.runs or cfg["runs"])
+    try:
+        all_results = _results(runs, {board})
+        results, fit_runs = select_runs(all_results, runs, [(board, kernels)])
+        source = cost_source(results)
+    except BenchError as exc:
+        if required:
+            raise
+        notes.append(f"energy and latency not predicted: {exc}")
+        return None
+    notes.append(f"cost model fitted on ({RUN_RULE}): " + "; ".join(fit_runs))
+    return source
 
 
 def _no_nan(v):
@@ -320,37 +419,3 @@ def _jsonable(v):
     if isinstance(v, (np.bool_,)):
         return bool(v)
     return str(v)
-
-
-def _network_cost(cfg, ns, problem, answer, source, board, kernels, out, notes) -> dict | None:
-    """Predicted energy and latency of the scaled network on the board, per layer, when results exist."""
-    from .scale import build
-
-    if source is None and not cfg.get("cost_network", True):
-        return None
-    if source is None:
-        try:
-            results, warning = one_energy_model(_results(_as_list(ns.runs or cfg["runs"]), {board}))
-        except BenchError as exc:
-            notes.append(f"network not costed: {exc}")
-            return None
-        source = cost_source(results)
-        if warning:
-            notes.append(warning)
-    if not source.has(board, kernels):
-        notes.append(f"network not costed: no results for {board}/{kernels}")
-        return None
-    with torch.device("meta"):
-        model = build(problem, answer)
-    cx = count(model, (problem.in_channels, answer["resolution"], answer["resolution"]))
-    layers = layer_costs(cx, source, board, kernels)
-    layers.to_csv(out / "network_layers.csv", index=False)
-    by_op = (layers.groupby("op", sort=False)
-             .agg(layers=("name", "count"), macs=("macs", "sum"), elem_ops=("elem_ops", "sum"),
-                  energy_uj=("energy_uj", lambda e: e.sum(min_count=1)),
-                  latency_s=("latency_s", lambda e: e.sum(min_count=1)))
-             .reset_index())
-    total = design_cost(cx, source, board, kernels)
-    print(f"predicted on {board}/{kernels}: {total['energy_uj']:.4g} uJ, {total['latency_s'] * 1e3:.4g} ms per "
-          f"inference (convolutions; {total['uncosted_elem_ops']} element-wise operations not costed)")
-    return {"total": total, "by_op": by_op}

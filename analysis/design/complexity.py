@@ -38,7 +38,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.fx import GraphModule, Node, symbolic_trace
+from torch.fx import GraphModule, Node, Tracer
 from torch.fx.passes.shape_prop import ShapeProp
 
 CONV_CLASSES = ("standard", "depthwise", "grouped", "pointwise")
@@ -47,11 +47,14 @@ ELEMENTWISE = ("add", "mul", "activation")
 _FOLD_MODULES = (nn.BatchNorm2d, nn.BatchNorm1d)
 _FUSE_ACT_MODULES = (nn.ReLU, nn.ReLU6)
 _IDENTITY_MODULES = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.Flatten, nn.Unflatten)
+# zero padding folds into the conv that reads it (TFLite convs pad internally: SAME or explicit)
+_PAD_MODULES = (nn.ZeroPad2d,)
 _ACT_MODULES = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.SiLU, nn.Tanh,
                 nn.GELU, nn.LeakyReLU, nn.Hardtanh)
 _POOL_MODULES = (nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 
 _FUSE_ACT_FUNCS = {F.relu, torch.relu, F.relu6}
+_CLAMP_FUNCS = {torch.clamp, torch.clip}
 _ACT_FUNCS = {F.relu, torch.relu, F.relu6, F.hardswish, F.hardsigmoid, torch.sigmoid, F.sigmoid,
               F.silu, torch.tanh, F.gelu, F.hardtanh, F.leaky_relu}
 _ADD_FUNCS = {operator.add, torch.add, operator.iadd}
@@ -169,7 +172,7 @@ def count(model: nn.Module, input_chw: tuple[int, int, int]) -> Complexity:
     was_training = model.training
     model.eval()              # BatchNorm in inference form while shapes propagate; restored below
     try:
-        gm: GraphModule = symbolic_trace(model)
+        gm = GraphModule(model, _LeafTracer().trace(model))
         try:
             device = next(model.parameters()).device
         except StopIteration:
@@ -201,7 +204,7 @@ def count(model: nn.Module, input_chw: tuple[int, int, int]) -> Complexity:
         sole_reader = src is not None and len(users[src]) == 1
 
         # -- aliases: folded, fused or views ---------------------------------
-        if mod is not None and isinstance(mod, _IDENTITY_MODULES) or (
+        if mod is not None and isinstance(mod, _IDENTITY_MODULES + _PAD_MODULES) or (
                 node.op == "call_function" and node.target in _VIEW_FUNCS) or (
                 node.op == "call_method" and node.target in _VIEW_METHODS):
             alias[node] = src
@@ -212,14 +215,15 @@ def count(model: nn.Module, input_chw: tuple[int, int, int]) -> Complexity:
             layer_of[src_root].fused.append(type(mod).__name__)
             continue
         fusable_act = (mod is not None and isinstance(mod, _FUSE_ACT_MODULES)) or (
-            node.op == "call_function" and node.target in _FUSE_ACT_FUNCS)
+            node.op == "call_function" and node.target in _FUSE_ACT_FUNCS) or _relu_clamp(node)
         if fusable_act and src_root in layer_of and sole_reader and \
                 layer_of[src_root].op in CONV_CLASSES + ("linear", "add"):
             alias[node] = src
             layer_of[src_root].fused.append(type(mod).__name__ if mod is not None else node.target.__name__)
             continue
 
-        layer = _layer_for(node, mod, args)
+        # a conv or pooling layer reads the tensor under any folded padding
+        layer = _layer_for(node, mod, [root(a) for a in args])
         layer.out_bytes = _numel(node)
         layers.append(layer)
         layer_of[node] = layer
@@ -245,6 +249,23 @@ def count(model: nn.Module, input_chw: tuple[int, int, int]) -> Complexity:
         if layer.live_bytes > peak:
             peak, peak_layer, peak_tensors = layer.live_bytes, layer.name, [t.name for t in live]
     return Complexity(layers, tuple(input_chw), peak, peak_layer, peak_tensors)
+
+
+class _LeafTracer(Tracer):
+    """Keeps subclasses of the counted module types whole (micromind's DepthwiseConv2d is a Conv2d)."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        counted = (nn.Conv2d, nn.Linear) + _FOLD_MODULES + _ACT_MODULES + _POOL_MODULES + _IDENTITY_MODULES
+        return isinstance(m, counted) or super().is_leaf_module(m, qualname)
+
+
+def _relu_clamp(node: Node) -> bool:
+    """clamp(x, 0, 6) or clamp(x, min=0): a ReLU6 / ReLU that fuses like one (micromind's ReLUMax)."""
+    if node.op != "call_function" or node.target not in _CLAMP_FUNCS:
+        return False
+    lo = node.kwargs.get("min", node.args[1] if len(node.args) > 1 else None)
+    hi = node.kwargs.get("max", node.args[2] if len(node.args) > 2 else None)
+    return lo == 0 and hi in (None, 6)
 
 
 def _layer_for(node: Node, mod: nn.Module | None, args: list[Node]) -> Layer:
@@ -280,7 +301,7 @@ def _layer_for(node: Node, mod: nn.Module | None, args: list[Node]) -> Layer:
             taps = max(1, (h * w) // max(1, out_h * out_w))
         return Layer(name, "pooling", h=h, w=w, c_in=c, c_out=c, k=int(round(math.sqrt(taps))),
                      out_h=out_h, out_w=out_w, elem_ops=out * taps)
-    if isinstance(mod, _ACT_MODULES) or (node.op == "call_function" and node.target in _ACT_FUNCS) or (
+    if isinstance(mod, _ACT_MODULES) or (node.op == "call_function" and node.target in _ACT_FUNCS | _CLAMP_FUNCS) or (
             node.op == "call_method" and node.target in _ACT_METHODS):
         kind = type(mod).__name__ if mod is not None else getattr(node.target, "__name__", str(node.target))
         return Layer(name, "activation", elem_ops=out, detail=kind)

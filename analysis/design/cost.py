@@ -192,6 +192,14 @@ def _query(layer: Layer) -> dict:
                 stride=layer.stride, groups=layer.groups)
 
 
+def _predict(source: CostSource, board: str, kernels: str, q: dict) -> tuple[dict | None, str]:
+    """A conv or linear layer's prediction and the label of what made it (None: no model)."""
+    model, label = source.for_op(board, kernels, q["op"])
+    if model is None:
+        return None, f"no model for {q['op']} on {board}/{kernels}"
+    return model.predict(board, kernels, **q), label
+
+
 def layer_costs(cx: Complexity, source: CostSource, board: str, kernels: str) -> pd.DataFrame:
     """One row per layer: counts plus predicted energy and latency (NaN when not costed)."""
     rows = []
@@ -201,12 +209,10 @@ def layer_costs(cx: Complexity, source: CostSource, board: str, kernels: str) ->
                "energy_uj": np.nan, "latency_s": np.nan, "metric": np.nan, "metric_unit": "",
                "source": "not costed", "provenance": "", "inputs_provenance": "", "expected_rel_error": np.nan}
         if layer.is_conv or layer.op == "linear":
-            q = _query(layer)
-            model, label = source.for_op(board, kernels, q["op"])
-            if model is None:
-                row["source"] = f"no model for {q['op']} on {board}/{kernels}"
+            p, label = _predict(source, board, kernels, _query(layer))
+            if p is None:
+                row["source"] = label
             else:
-                p = model.predict(board, kernels, **q)
                 row.update(energy_uj=p.get("energy_uj") if p.get("energy_uj") is not None else np.nan,
                            latency_s=p.get("latency_s") if p.get("latency_s") is not None else np.nan,
                            metric=p.get("metric"), metric_unit=p.get("metric_unit", ""), source=label,
@@ -217,6 +223,29 @@ def layer_costs(cx: Complexity, source: CostSource, board: str, kernels: str) ->
             row["source"] = "not costed: the predictor has no model for this operator"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def energy_latency(cx: Complexity, source: CostSource, board: str, kernels: str,
+                   cache: dict | None = None) -> tuple[float, float]:
+    """``design_cost``'s energy and latency totals without its tables, each layer shape predicted once
+    per ``cache`` (the scale solver calls this for every candidate network)."""
+    cache = {} if cache is None else cache
+    energy, latency = [], []
+    for layer in cx.layers:
+        if not (layer.is_conv or layer.op == "linear"):
+            continue
+        q = _query(layer)
+        key = tuple(q.values())
+        if key not in cache:
+            p, label = _predict(source, board, kernels, q)
+            cache[key] = (p.get("energy_uj"), p.get("latency_s")) if p is not None and label in COSTED \
+                else (None, None)
+        e, t = cache[key]
+        if e is not None and np.isfinite(e):
+            energy.append(e)
+        if t is not None and np.isfinite(t):
+            latency.append(t)
+    return (float(sum(energy)) if energy else np.nan), (float(sum(latency)) if latency else np.nan)
 
 
 def design_cost(cx: Complexity, source: CostSource, board: str, kernels: str) -> dict:

@@ -33,6 +33,7 @@ from .complexity import Complexity, Layer
 from .cost import CostSource, layer_costs
 
 NOT_BENCHMARKABLE = "no firmware operator for this layer"
+NOT_SAME = "its padding is not SAME (output map differs), the cases' only conv padding"
 SHAPE_KEYS = ["op", "h", "w", "c_in", "c_out", "k", "stride", "groups", "padding"]
 RELU_LIKE = ("relu", "relu6", "hardtanh")
 UNIT_FIT = "per-unit fit on measured {op} cases: model-estimate"
@@ -52,8 +53,10 @@ def case_for(layer: Layer) -> CaseSpec | None:
         return _pool_case(layer)
     if layer.op not in OPS:
         return None
-    return CaseSpec(op=layer.op, h=layer.h, w=layer.w, c_in=layer.c_in, c_out=layer.c_out, k=layer.k,
+    case = CaseSpec(op=layer.op, h=layer.h, w=layer.w, c_in=layer.c_in, c_out=layer.c_out, k=layer.k,
                     stride=layer.stride, groups=layer.groups, padding="same", ref_k=layer.k)
+    # micromind pads a strided 5x5 depthwise by 1, not SAME: no case measures that layer
+    return case if (case.out_h, case.out_w) == (layer.out_h, layer.out_w) else None
 
 
 def _pool_case(layer: Layer) -> CaseSpec | None:
@@ -90,7 +93,8 @@ def decompose(cx: Complexity) -> pd.DataFrame:
         rows.append({"name": layer.name, "op": layer.op, "benchmarkable": case is not None and not problems,
                      "case_id": case.case_id if case is not None else "", "macs": layer.macs,
                      "elem_ops": layer.elem_ops,
-                     "why_not": "; ".join(problems) if problems else ("" if case is not None else NOT_BENCHMARKABLE),
+                     "why_not": "; ".join(problems) if problems else ("" if case is not None else
+                                                                      NOT_SAME if layer.is_conv else NOT_BENCHMARKABLE),
                      "note": _note(layer, case), "case": case})
     return pd.DataFrame(rows)
 

@@ -20,6 +20,10 @@ def pareto(tables: dict[str, pd.DataFrame], path: Path, title: str, label_top: i
     fig, axes = plt.subplots(n, 2, figsize=(11, 4.3 * n), dpi=110, squeeze=False)
     for row, (label, df) in enumerate(tables.items()):
         df = df.dropna(subset=["energy_uj"])
+        if not len(df):
+            for ax in axes[row]:
+                ax.text(0.5, 0.5, f"{label}: no design could be costed", ha="center", transform=ax.transAxes)
+            continue
         for col, (cap, front) in enumerate((("params", "front_params"), ("macs", "front_macs"))):
             ax = axes[row][col]
             for (op, structure), grp in df.groupby(["spatial_op", "structure"]):
@@ -33,7 +37,7 @@ def pareto(tables: dict[str, pd.DataFrame], path: Path, title: str, label_top: i
                                s=34, linewidth=0.8)
             f = df[df[front].astype(bool)].sort_values(cap)
             ax.step(f[cap], f["energy_uj"], where="post", color="black", linewidth=1.2, label="Pareto front")
-            for i, (_, r) in enumerate(df.nsmallest(label_top, "rank").iterrows()):
+            for i, (_, r) in enumerate(df.dropna(subset=["rank"]).nsmallest(label_top, "rank").iterrows()):
                 ax.annotate(f"#{int(r['rank'])} {r['design']}", (r[cap], r["energy_uj"]), fontsize=6.5,
                             xytext=(-8, 10 + 9 * i) if i % 2 else (8, -12 - 9 * i), textcoords="offset points",
                             ha="right" if i % 2 else "left", arrowprops={"arrowstyle": "-", "lw": 0.4})

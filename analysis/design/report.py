@@ -14,13 +14,20 @@ def _as_list(v) -> list[str]:
     return [str(v)] if isinstance(v, str) else [str(x) for x in v]
 
 
-def _md(df: pd.DataFrame) -> str:
-    return df.to_markdown(index=False, floatfmt=".4g") if len(df) else "_(none)_"
+def _md(df: pd.DataFrame, as_text: bool = False) -> str:
+    """Markdown table; ``as_text`` keeps preformatted cells as written (no re-parsing of "85,836")."""
+    if not len(df):
+        return "_(none)_"
+    return df.to_markdown(index=False, disable_numparse=True) if as_text else df.to_markdown(index=False,
+                                                                                              floatfmt=".4g")
 
 
-def search_md(cfg, slot, source, notes, tables, label, comparison, tau, measured, png, out, top) -> str:
+def search_md(cfg, slot, source, notes, tables, label, comparison, tau, measured, png, out, top,
+              nothing: str | None = None) -> str:
     main = tables[label]
     lines = [f"# Block-design search: slot {slot.label} on {label}", ""]
+    if nothing:
+        lines += ["## Nothing fits", "", f"No design fits the budgets on {label}. {nothing}", ""]
     lines += ["## Inputs", "",
               f"- results: {', '.join(_as_list(cfg['runs']))}; cost: {source.note or 'fitted predictor'} "
               f"(eta_op-table fallback for operators without a model)",
@@ -79,40 +86,42 @@ def slots_md(cfg, summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def scale_md(cfg, p, answer, check, usage, plan, grid, notes, elapsed, network_cost=None) -> str:
+def scale_md(cfg, p, answer, check, usage, plan, grid, notes, timing) -> str:
     hyper = ", ".join(f"{k} = {answer[k]:g}" for k in ("alpha", "beta", "t0", "gamma") if k in answer)
     lines = [f"# {p.family} scaled for {p.board}", "",
              f"**{hyper}, resolution {answer['resolution']}** (N = {p.fixed.get('n_blocks')}, objective: "
-             f"maximise {p.objective})", ""]
-    lines += ["## Budgets and the verified network", "",
-              "Counted exactly on the network rebuilt on CPU from these hyperparameters (and run once on a "
-              "zero input, output shape " + str(check["output_shape"]) + "). Flash = int8 weights + int32 "
-              "biases + per-channel requantization parameters; RAM = peak of live int8 activation tensors.", "",
-              _md(usage), ""]
+             f"maximise {p.objective}). The network as micromind 0.2.1 builds it:", "",
+             f"```python\n{check['micromind']}\n```", ""]
+    mm = check["micromind_check"]
+    lines += [(f"micromind {'installed' if mm['compared'] else ''}: its network from this call, counted by the same "
+               f"rules, has params {mm['params']:,}, MACs {mm['macs']:,}, flash {mm['flash_bytes']:,} B, peak RAM "
+               f"{mm['ram_bytes']:,} B: **{'equal' if mm['equal'] else 'DIFFERENT'}** to the figures below."
+               if mm["compared"] else f"Not compared with micromind: {mm['why']}."), ""]
+    lines += ["## Budgets and the network", "",
+              "`closed form`: the solver's counts (per-block expressions in the hyperparameters, no torch); "
+              "`traced`: the network built in torch on CPU from these hyperparameters, run once on a zero input "
+              f"(output shape {check['output_shape']}) and counted from its traced graph. Flash = int8 weights + "
+              "int32 biases + per-channel requantization parameters; RAM = peak of live int8 activation tensors. "
+              f"The two counts {'agree' if check['closed_form_matches'] else 'DIFFER'}.", "",
+              _md(usage, as_text=True), ""]
     lines += [f"- {n}" for n in notes]
     lines += [f"- fits every budget: **{check['fits']}**; binding budget **{check['binding']}** used "
               f"{check['binding_usage']:.1%} ({'within' if check['within_5pct'] else 'NOT within'} 5 %)"]
     if not check["within_5pct"]:
-        lines.append("- The binding cost jumps by more than 5 % between consecutive channel roundings of alpha at "
-                     "this size; a finer lever (resolution list, another grid) can close the gap.")
+        lines.append("- No grid point reached 95 % of the binding budget: the cost jumps by more than 5 % between "
+                     "consecutive channel roundings of alpha here. The answer is still the largest objective "
+                     "among the feasible points; a finer lever (resolution list, another grid) can close the gap.")
     if p.source is not None:
-        lines.append(f"- energy/latency: sum of the predictor's estimates over convolutions "
-                     f"({check.get('cost_sources', '')}); {check.get('uncosted_elem_ops', 0)} element-wise "
-                     f"operations are not costed")
-    if network_cost:
-        t = network_cost["total"]
-        lines += ["", f"## Predicted cost on {p.board}/{p.kernels or cfg['kernels']['name']}", "",
-                  f"{t['energy_uj']:.4g} uJ and {t['latency_s'] * 1e3:.4g} ms per inference, summed over the "
-                  f"convolutions ({t['cost_sources']}; {t['provenance']} from {t['inputs_provenance']} inputs; "
-                  f"expected error {t['expected_rel_error']:.2%} over {t['error_known_share']:.0%} of the energy). "
-                  f"{t['uncosted_elem_ops']} element-wise operations are not costed (the predictor models convolutions only). "
-                  "Per layer: `network_layers.csv`.", "", _md(network_cost["by_op"])]
+        lines.append("- energy/latency per inference: the board's cost model summed over the convolutions; "
+                     "per layer in `network_layers.csv`")
     lines += ["", "## Method", "",
-              "For each grid point of the secondary variables (scipy.optimize.brute, no finishing step), the "
-              "largest alpha that meets every budget is found by scipy.optimize.brentq on usage(alpha) - 1, "
-              "which is monotone in alpha; every cost is exact (the network is built and counted). Among the "
-              "answers that use the binding budget within 5 %, the one with the largest objective wins.",
-              f"{answer['grid_points']} grid points, {answer['distinct_networks_counted']} distinct networks "
-              f"counted, {elapsed:.1f} s.", "", "## Blocks", "", _md(plan), "",
-              "## Grid (best first)", "", _md(grid.head(15)), ""]
+              "For each grid point of the secondary variables, the largest alpha that meets every budget is found "
+              "by scipy.optimize.brentq on usage(alpha) - 1, which is monotone in alpha; every candidate is counted "
+              "in closed form (analysis/design/closed_form.py). Selection rule, also the order of the grid table "
+              "below and of grid.csv: feasible; within 5 % of the binding budget; largest "
+              f"{p.objective}; highest usage.",
+              f"{answer['grid_points']} grid points, {answer['closed_form_evaluations']} closed-form evaluations "
+              f"({answer['distinct_networks_counted']} distinct networks), solved in {timing['solve_s']:.2f} s, "
+              f"{timing['total_s']:.1f} s with the traced check.", "", "## Blocks", "", _md(plan), "",
+              "## Grid (in selection order; row 1 is the answer)", "", _md(grid.head(15)), ""]
     return "\n".join(lines)

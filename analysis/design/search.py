@@ -2,9 +2,9 @@
 
 Designs are ``TemplateBlock`` variants (channel structure nwn or wnw, the
 operator of the spatial conv and of the 1x1 convs, kernel size, expansion or
-compression ratio) plus named baselines (MobileNetV2, PhiNet and XiNet
-blocks, ResNet basic and bottleneck), all filling one slot (H x W x C_in ->
-C_out, stride). Each is counted exactly (analysis.design.complexity) and
+compression ratio) plus named baselines (MobileNetV2; PhiNet and XiNet
+blocks as micromind builds them; ResNet basic and bottleneck), all filling
+one slot (H x W x C_in -> C_out, stride). Each is counted exactly (analysis.design.complexity) and
 costed on the board (analysis.design.cost). Designs that do not fit the
 board's flash and RAM limits are kept in the table but marked and never on a
 front.
@@ -31,7 +31,7 @@ import torch.nn as nn
 
 from bench.errors import ConfigError
 
-from . import blocks
+from . import blocks, phinet, xinet
 from .complexity import count
 from .cost import CostSource, design_cost
 
@@ -82,10 +82,9 @@ def baseline_designs(slot: Slot, names: Iterable[str]) -> list[Design]:
         "mobilenetv2": lambda: Design("mobilenetv2-t6", "mobilenetv2", "nwn", "depthwise", 3, 6, "pointwise",
                                       lambda: blocks.InvertedResidual(s.c_in, s.c_out, s.stride, 6)),
         "phinet": lambda: Design("phinet-t6-se", "phinet", "nwn", "depthwise", 3, 6, "pointwise",
-                                 lambda: blocks.PhiNetBlock(s.c_in, s.c_out, blocks.make_divisible(6 * s.c_in),
-                                                            3, s.stride)),
+                                 lambda: phinet.PhiNetBlock(phinet.block_for_slot(s.c_in, s.c_out, s.stride))),
         "xinet": lambda: Design("xinet-g4", "xinet", "wnw", "standard", 3, 4, "pointwise",
-                                lambda: blocks.XiNetBlock(s.c_in, s.c_out, max(4, s.c_out // 4), 3, s.stride)),
+                                lambda: xinet.XiConv(xinet.block_for_slot(s.c_in, s.c_out, s.stride))),
         "resnet_basic": lambda: Design("resnet-basic", "resnet_basic", "plain", "standard", 3, 1, "pointwise",
                                        lambda: blocks.BasicBlock(s.c_in, s.c_out, s.stride)),
         "resnet_bottleneck": lambda: Design("resnet-bottleneck", "resnet_bottleneck", "wnw", "standard", 3, 4,
@@ -132,6 +131,23 @@ def evaluate(designs: Iterable[Design], slot: Slot, source: CostSource, board: s
                      "fits": not why, "why_not": "; ".join(why)})
     df = pd.DataFrame(rows)
     return rank(df)
+
+
+def smallest_design(df: pd.DataFrame, limits: dict[str, float | None]) -> str:
+    """What the design closest to fitting needs, against each limit (for when none fits)."""
+    keys = [k for k, v in limits.items() if v is not None and k in df]
+    built = df.dropna(subset=keys) if keys else df.iloc[:0]
+    if not len(built):
+        return "No design could be built or costed: " + "; ".join(df["why_not"].astype(str).unique()[:3])
+    over = pd.concat([built[k] / float(limits[k]) for k in keys], axis=1).max(axis=1)
+    row = built.loc[over.idxmin()]
+    unit = {"flash_bytes": 1 / 1024, "peak_ram_bytes": 1 / 1024, "latency_s": 1e3}
+    name = {"flash_bytes": "flash KB", "peak_ram_bytes": "RAM KB", "macs": "MACs", "energy_uj": "energy uJ",
+            "latency_s": "latency ms"}
+    needs = ", ".join(f"{name[k]} {row[k] * unit.get(k, 1):.4g} of {float(limits[k]) * unit.get(k, 1):.4g}"
+                      for k in keys)
+    return (f"The smallest design, {row['design']}, needs {needs} ({over.min():.0%} of the tightest limit); "
+            f"{row['why_not']}. Loosen a budget or give a smaller slot.")
 
 
 def pareto_front(cost: np.ndarray, capacity: np.ndarray) -> np.ndarray:

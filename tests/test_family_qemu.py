@@ -2,7 +2,7 @@
 
 Each board (M0+, M3, M4, M7, M33, M55) builds the smoke sweep's four
 convolutions and the five element-wise/pooling operators with a kernel
-library, runs them in its QEMU machine and checks every output against the
+library (ref, opt, and cmsis_nn when CMSIS_NN_PATH names a checkout), runs them in its QEMU machine and checks every output against the
 reference interpreter's golden output (the runner's comparison). The qemu_m0plus
 image is also disassembled: an Armv6-M core would fault on any instruction
 outside Armv6-M, and QEMU's Cortex-M3 would run it without complaint, so the
@@ -11,6 +11,7 @@ check has to be made on the image itself.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -50,10 +51,12 @@ def _assert_bit_exact(rows: pd.DataFrame, board: str, kernels: str) -> None:
     assert (rows["metric"] > 0).all() and (rows["metric_unit"] == "instructions").all()
 
 
-@pytest.mark.parametrize("kernels", ["ref", "opt"])
+@pytest.mark.parametrize("kernels", ["ref", "opt", "cmsis_nn"])
 @pytest.mark.parametrize("board", BOARDS)
 def test_board_bit_exact_on_every_operator(board, kernels, compose_cfg, tmp_path, have_qemu_toolchain,
                                            isolated_cache):
+    if kernels == "cmsis_nn" and not os.environ.get("CMSIS_NN_PATH"):
+        pytest.skip("kernels=cmsis_nn needs a CMSIS-NN checkout: set CMSIS_NN_PATH")
     rows = _run(compose_cfg, tmp_path, board, kernels, CONV_OPS + ELEMENTWISE_OPS, groups=4)
     _assert_bit_exact(rows, board, kernels)
     assert set(rows["op"]) == set(CONV_OPS + ELEMENTWISE_OPS)

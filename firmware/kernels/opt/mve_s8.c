@@ -89,16 +89,18 @@ requant_lanes(int32x4_t acc, int8_t *o, int32_t ch, uint32x4_t lane, int32_t n, 
 /*
  * One block of eight channels (n of them real) of one output pixel, over taps
  * [fy0, fy1) x [fx0, fx1) from base (the first tap's channel ch) and wblk
- * (its weights). FULL: n == 8, so no load needs a predicate (a predicated
- * load costs a VPST more). FOLD: every tap inside the input, the offset is in
- * the bias b.
+ * (its weights), eight channels per pass: VLDRB.S16 widens eight inputs and
+ * eight weights, VMULLB and VMULLT multiply the even and the odd channels
+ * into two int32x4 sums. A full block (n == 8) loads without a predicate (a
+ * predicated load costs a VPST more). fold: every tap inside the input, the
+ * offset is in the bias b.
  */
 static inline __attribute__((always_inline)) void
 dw_block(const int8_t *base, const int8_t *wblk, const int32_t *b, int8_t *o, int32_t ch, int32_t n,
          int32_t c, int32_t row, int32_t kw, int32_t fy0, int32_t fy1, int32_t fx0, int32_t fx1,
-         const int full, const int fold, opt_rq_mode_t mode, const conv_params_t *p,
-         const quant_params_t *q)
+         const int fold, opt_rq_mode_t mode, const conv_params_t *p, const quant_params_t *q)
 {
+    const int full = n == 8; /* a constant where the driver passes a full block */
     const uint32x4_t even = vidupq_n_u32(0, 2), odd = vaddq_n_u32(even, 1);
     const int16_t off = (int16_t)p->input_offset;
     const mve_pred16_t pr = vctp16q((uint32_t)n);
@@ -124,47 +126,6 @@ dw_block(const int8_t *base, const int8_t *wblk, const int32_t *b, int8_t *o, in
     }
     requant_lanes(acc_e, o, ch, even, n, mode, p, q);
     requant_lanes(acc_o, o, ch, odd, n, mode, p, q);
-}
-
-/*
- * Eight channels per pass (the filter is regrouped in blocks of eight,
- * OPT_DW_BLOCK): VLDRB.S16 widens eight inputs and eight weights, VMULLB and
- * VMULLT multiply the even and the odd channels into two int32x4 sums.
- */
-static inline __attribute__((always_inline)) void
-dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, const int8_t *in,
-        const dims_t *filter_dims, const int32_t *bias, const dims_t *out_dims, int8_t *out,
-        opt_rq_mode_t mode)
-{
-    const int32_t c = in_dims->c, in_w = in_dims->w, in_h = in_dims->h, c8 = c & ~7;
-    const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw, row = in_w * c;
-    for (int32_t oy = 0; oy < out_dims->h; oy++) {
-        const int32_t y0 = oy * p->stride_h - p->pad_h;
-        const int32_t fy0 = y0 < 0 ? -y0 : 0, fy1 = y0 + kh > in_h ? in_h - y0 : kh;
-        for (int32_t ox = 0; ox < out_dims->w; ox++) {
-            const int32_t x0 = ox * p->stride_w - p->pad_w;
-            const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > in_w ? in_w - x0 : kw;
-            int8_t *o = out + (oy * out_dims->w + ox) * c;
-            const int8_t *base = in + ((y0 + fy0) * in_w + x0 + fx0) * c;
-            const int8_t *wblk = opt_dw_w + (fy0 * kw + fx0) * 8;
-            int32_t ch = 0;
-#define DW_BLOCKS(FOLD, B)                                                                      \
-    do {                                                                                        \
-        for (; ch < c8; ch += 8, base += 8, wblk += 8 * taps) {                                 \
-            dw_block(base, wblk, B, o, ch, 8, c, row, kw, fy0, fy1, fx0, fx1, 1, FOLD, mode, p, q); \
-        }                                                                                       \
-        if (ch < c) {                                                                           \
-            dw_block(base, wblk, B, o, ch, c - ch, c, row, kw, fy0, fy1, fx0, fx1, 0, FOLD, mode, p, q); \
-        }                                                                                       \
-    } while (0)
-            if (fy0 == 0 && fx0 == 0 && fy1 == kh && fx1 == kw) {
-                DW_BLOCKS(1, opt_bias_fold);
-            } else {
-                DW_BLOCKS(0, bias);
-            }
-#undef DW_BLOCKS
-        }
-    }
 }
 
 #include "opt_fold_conv.h"

@@ -5,11 +5,13 @@
  * per requantization mode:
  *
  *   dot_2x2(w0, w1, xa, xb, k, acc)  acc[0..3] += (w0.xa, w0.xb, w1.xa, w1.xb)
- *   dw_core(p, q, in_dims, in, filter_dims, bias, out_dims, out, mode)
+ *   dw_block(s, wb, b, o, ch, n, c, row, kw, fy0, fy1, fx0, fx1, fold, mode, p, q)
+ *       n (<= OPT_DW_BLOCK) channels from ch of one output pixel over the
+ *       clipped taps, requantized into o; fold: the offset is in the bias b
  *
  * Standard, grouped and pointwise: the patches of two output pixels (an
  * unpadded 1x1 reads the input pixels in place), then 2-pixel x 2-channel
- * tiles per group. Depthwise: the path's dw_core after opt_dw_prepare.
+ * tiles per group. Depthwise: blocks of OPT_DW_BLOCK channels per pixel.
  */
 #ifndef OPT_FOLD_CONV_H
 #define OPT_FOLD_CONV_H
@@ -105,6 +107,48 @@ void opt_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *
     default:
         conv_core(p, q, in_dims, in, filter_dims, filter, out_dims, out, OPT_RQ_EXACT);
         break;
+    }
+}
+
+/*
+ * Depthwise: for each output pixel, the taps inside the input (clipped, so
+ * padding costs nothing), the path's dw_block over each block of
+ * OPT_DW_BLOCK channels; pixels whose taps are all inside use the folded bias.
+ */
+static inline __attribute__((always_inline)) void
+dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, const int8_t *in,
+        const dims_t *filter_dims, const int32_t *bias, const dims_t *out_dims, int8_t *out,
+        opt_rq_mode_t mode)
+{
+    const int32_t c = in_dims->c, in_w = in_dims->w, in_h = in_dims->h, row = in_w * c;
+    const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw;
+    const int32_t cfull = c - c % OPT_DW_BLOCK; /* channels in full blocks */
+    for (int32_t oy = 0; oy < out_dims->h; oy++) {
+        const int32_t y0 = oy * p->stride_h - p->pad_h;
+        const int32_t fy0 = y0 < 0 ? -y0 : 0, fy1 = y0 + kh > in_h ? in_h - y0 : kh;
+        for (int32_t ox = 0; ox < out_dims->w; ox++) {
+            const int32_t x0 = ox * p->stride_w - p->pad_w;
+            const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > in_w ? in_w - x0 : kw;
+            int8_t *o = out + (oy * out_dims->w + ox) * c;
+            const int8_t *base = in + ((y0 + fy0) * in_w + x0 + fx0) * c;
+            const int8_t *wblk = opt_dw_w + (fy0 * kw + fx0) * OPT_DW_BLOCK;
+            int32_t ch = 0;
+#define DW_BLOCKS(FOLD, B)                                                                         \
+    do {                                                                                           \
+        for (; ch < cfull; ch += OPT_DW_BLOCK, base += OPT_DW_BLOCK, wblk += OPT_DW_BLOCK * taps) { \
+            dw_block(base, wblk, B, o, ch, OPT_DW_BLOCK, c, row, kw, fy0, fy1, fx0, fx1, FOLD, mode, p, q); \
+        }                                                                                          \
+        if (ch < c) {                                                                              \
+            dw_block(base, wblk, B, o, ch, c - ch, c, row, kw, fy0, fy1, fx0, fx1, FOLD, mode, p, q); \
+        }                                                                                          \
+    } while (0)
+            if (fy0 == 0 && fx0 == 0 && fy1 == kh && fx1 == kw) {
+                DW_BLOCKS(1, opt_bias_fold);
+            } else {
+                DW_BLOCKS(0, bias);
+            }
+#undef DW_BLOCKS
+        }
     }
 }
 

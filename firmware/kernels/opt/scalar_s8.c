@@ -79,42 +79,6 @@ dw_block(const int8_t *s, const int8_t *wb, const int32_t *b, int8_t *o, int32_t
     }
 }
 
-static inline __attribute__((always_inline)) void
-dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims, const int8_t *in,
-        const dims_t *filter_dims, const int32_t *bias, const dims_t *out_dims, int8_t *out,
-        opt_rq_mode_t mode)
-{
-    const int32_t c = in_dims->c, in_w = in_dims->w, in_h = in_dims->h, row = in_w * c;
-    const int32_t kh = filter_dims->h, kw = filter_dims->w, taps = kh * kw, c4 = c & ~3;
-    for (int32_t oy = 0; oy < out_dims->h; oy++) {
-        const int32_t y0 = oy * p->stride_h - p->pad_h;
-        const int32_t fy0 = y0 < 0 ? -y0 : 0, fy1 = y0 + kh > in_h ? in_h - y0 : kh;
-        for (int32_t ox = 0; ox < out_dims->w; ox++) {
-            const int32_t x0 = ox * p->stride_w - p->pad_w;
-            const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > in_w ? in_w - x0 : kw;
-            int8_t *o = out + (oy * out_dims->w + ox) * c;
-            const int8_t *base = in + ((y0 + fy0) * in_w + x0 + fx0) * c;
-            const int8_t *wblk = opt_dw_w + (fy0 * kw + fx0) * 4;
-            int32_t ch = 0;
-#define DW_BLOCKS(FOLD, B)                                                                         \
-    do {                                                                                           \
-        for (; ch < c4; ch += 4, base += 4, wblk += 4 * taps) {                                    \
-            dw_block(base, wblk, B, o, ch, 4, c, row, kw, fy0, fy1, fx0, fx1, FOLD, mode, p, q);   \
-        }                                                                                          \
-        if (ch < c) {                                                                              \
-            dw_block(base, wblk, B, o, ch, c - ch, c, row, kw, fy0, fy1, fx0, fx1, FOLD, mode, p, q); \
-        }                                                                                          \
-    } while (0)
-            if (fy0 == 0 && fx0 == 0 && fy1 == kh && fx1 == kw) {
-                DW_BLOCKS(1, opt_bias_fold);
-            } else {
-                DW_BLOCKS(0, bias);
-            }
-#undef DW_BLOCKS
-        }
-    }
-}
-
 #include "opt_fold_conv.h"
 
 #endif

@@ -57,7 +57,38 @@ def eta_table(results: pd.DataFrame) -> pd.DataFrame:
     other = ~table["op"].isin(CONV_OPS)
     table.loc[other, ["ref_case_id", "ref_energy_per_mac_nj", "ref_metric_per_mac", "eta_op",
                       "eta_metric"]] = np.nan
+    table["same_as_standard"] = same_as_standard(table)
     _add_latency_and_memory(table)
+    return table
+
+
+def same_as_standard(table: pd.DataFrame) -> pd.Series:
+    """Cases that *are* their matched standard conv under another name: a pointwise conv in a
+    1x1 slot, a grouped conv with one group, a depthwise conv over one channel. Their eta_op is
+    1 by construction (up to noise), so summaries leave them out and plots mark them."""
+    return (table["op"].isin(CONV_OPS) & (table["op"] != "standard")
+            & (table["k"] == table["ref_k"]) & (table["groups"] == 1))
+
+
+SLOT_KEYS = ["h", "w", "c_in", "c_out", "ref_k", "stride"]
+
+
+def sweep_slots(table: pd.DataFrame) -> pd.DataFrame:
+    """Adds each case's layer slot's C_out (``slot_c_out``) and ``moved``: a depthwise case keeps
+    C_out = C_in, so in a sweep slot with another C_out it lands alone in a C_in -> C_in slot; it is
+    put back in the sweep slot it came from (same map, C_in, k and stride, another C_out, no
+    depthwise case of its own), so that the operators of one sweep slot can be compared."""
+    table = table.assign(slot_c_out=table["c_out"], moved=False)
+    subjects = table[table["op"] != "standard"]
+    ops_at = subjects.groupby(SLOT_KEYS)["op"].agg(set)
+    for idx, r in subjects[subjects["op"] == "depthwise"].iterrows():
+        key = tuple(r[k] for k in SLOT_KEYS)
+        if ops_at[key] != {"depthwise"}:
+            continue
+        homes = [k for k, ops in ops_at.items() if "depthwise" not in ops
+                 and (k[0], k[1], k[2], k[4], k[5]) == (key[0], key[1], key[2], key[4], key[5])]
+        if homes:
+            table.loc[idx, ["slot_c_out", "moved"]] = [homes[0][3], True]
     return table
 
 
@@ -100,13 +131,20 @@ def _add_latency_and_memory(table: pd.DataFrame) -> None:
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Per board, kernel library and operator: geometric mean, min and max of eta_op."""
+    """Per board, kernel library and operator: geometric mean, min and max of eta_op.
+
+    Cases that are the standard conv under another name (``same_as_standard``) are left
+    out of the statistics (they would pull an operator's mean towards 1) and counted in
+    ``same_as_standard_cases``."""
     def geomean(s: pd.Series) -> float:
         s = s.dropna()
         return float(np.exp(np.log(s).mean())) if len(s) else float("nan")
 
     keys = ["board", "kernels", "op", "eta_provenance"]
     table = table[table["op"].isin(CONV_OPS)]  # eta_op subjects only
+    degenerate = (table[table["same_as_standard"]].groupby(keys, sort=False).size()
+                  .rename("same_as_standard_cases"))
+    table = table[~table["same_as_standard"]]
     return (table.groupby(keys, sort=False)
             .agg(cases=("eta_op", "count"), eta_geomean=("eta_op", geomean),
                  eta_min=("eta_op", "min"), eta_max=("eta_op", "max"),
@@ -114,6 +152,8 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
                  eta_metric_provenance=("eta_metric_provenance", "first"),
                  metric_per_mac_median=("metric_per_mac", "median"),
                  metric_unit=("metric_unit", "first"))
+            .join(degenerate).fillna({"same_as_standard_cases": 0})
+            .astype({"same_as_standard_cases": int})
             .reset_index())
 
 
@@ -121,13 +161,14 @@ TREND_AXES = {"channels": "c_in", "map": "map_pixels", "kernel": "ref_k"}
 
 
 def _slope(x: pd.Series, y: pd.Series) -> float:
-    """d log y / d log x by least squares (nan when x does not vary)."""
+    """d log y / d log x by least squares (nan when x does not vary), to 3 decimals: a
+    constant eta_op (the standard conv's) gives 0, not rounding noise like -1.6e-10."""
     ok = x.notna() & y.notna() & (x > 0) & (y > 0)
     lx, ly = np.log(x[ok].astype(float)), np.log(y[ok].astype(float))
     if ok.sum() < 3 or lx.std() < 1e-9:
         return float("nan")
     dx = lx - lx.mean()
-    return float((dx * (ly - ly.mean())).sum() / (dx * dx).sum())
+    return round(float((dx * (ly - ly.mean())).sum() / (dx * dx).sum()), 3) + 0.0
 
 
 def operator_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -136,6 +177,7 @@ def operator_summary(table: pd.DataFrame) -> pd.DataFrame:
     per-MAC cost, throughput and memory."""
     summary = summarize(table)
     rows = []
+    table = table[~table["same_as_standard"]]
     for keys, grp in table.groupby(["board", "kernels", "op", "eta_provenance"], sort=False):
         grp = grp.assign(map_pixels=grp["h"] * grp["w"])
         rows.append({
@@ -154,13 +196,13 @@ def operator_summary(table: pd.DataFrame) -> pd.DataFrame:
 def trends(table: pd.DataFrame) -> pd.DataFrame:
     """Geometric-mean eta_op per operator at each value of channels, map size and kernel size."""
     out = []
-    t = table[table["op"] != "standard"].dropna(subset=["eta_op"])
+    t = table[(table["op"] != "standard") & ~table["same_as_standard"]].dropna(subset=["eta_op"])
     t = t.assign(map_pixels=t["h"] * t["w"])
     for axis, col in TREND_AXES.items():
         g = (t.groupby(["board", "kernels", "op", col], sort=True)["eta_op"]
              .agg(cases="count", eta_geomean=lambda s: float(np.exp(np.log(s).mean())))
              .reset_index().rename(columns={col: "value"}))
-        g.insert(3, "axis", {"channels": "C_in", "map": "H*W", "kernel": "k (of the matched standard conv)"}[axis])
+        g.insert(3, "axis", {"channels": "c_in", "map": "h*w", "kernel": "ref_k"}[axis])
         out.append(g)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 

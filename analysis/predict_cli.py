@@ -127,14 +127,20 @@ def holdout_table(pred: Predictor) -> pd.DataFrame:
 def format_holdout(table: pd.DataFrame) -> str:
     lines = [f"{'board':<10} {'kernels':<8} {'op':<10} {'unit (provenance)':<30} {'shapes':>6} "
              f"{'<=10%':>7} {'<=5%':>7} {'median':>8} {'max':>8}  model   energy<=10%"]
+    def pct(v: float, width: int, digits: int) -> str:  # no "nan%" for an operator with no held-out shape
+        return f"{100 * v:>{width}.{digits}f}%" if pd.notna(v) else f"{'-':>{width + 1}}"
+
     for r in table.itertuples():
         energy = f"{100 * r.energy_within_10pct:.1f} %" if pd.notna(r.energy_within_10pct) else "-"
         lines.append(f"{r.board:<10} {r.kernels:<8} {r.op:<10} {f'{r.metric_unit} ({r.provenance})':<30} "
-                     f"{r.metric_shapes:>6} {100 * r.metric_within_10pct:>6.1f}% {100 * r.metric_within_5pct:>6.1f}% "
-                     f"{100 * r.metric_median_abs:>7.2f}% {100 * r.metric_max_abs:>7.2f}%  {r.form:<7} {energy}")
+                     f"{r.metric_shapes:>6} {pct(r.metric_within_10pct, 6, 1)} {pct(r.metric_within_5pct, 6, 1)} "
+                     f"{pct(r.metric_median_abs, 7, 2)} {pct(r.metric_max_abs, 7, 2)}  {r.form:<7} {energy}")
     met = bool(table["meets_target"].all())
     lines.append(f"target (>= {100 * TARGET_WITHIN_10:.0f} % of held-out shapes within +-10 % for every "
                  f"operator): {'met' if met else 'NOT met'}")
+    if (table["metric_shapes"] == 0).any():
+        lines.append("operators with 0 shapes could not be held out (too few shapes measured: a sweep such as "
+                     "sweep=default or sweep=characterize gives enough)")
     return "\n".join(lines)
 
 

@@ -20,13 +20,18 @@ import pandas as pd
 
 from bench.cases.spec import OPS as CONV_OPS
 
-from . import plots
+from bench.progress import Progress
+
+from . import plots, roofline
 from .eta import eta_table, operator_summary, trends
+from .headline import operator_rows, sentences
 from .load import find_runs, load_results, run_config
 
 TABLE_COLUMNS = ["board", "kernels", "op", "case_id", "macs", "metric", "metric_unit", "metric_per_mac",
-                 "energy_per_mac_nj", "ref_case_id", "eta_op", "eta_provenance"]
-SUMMARY_COLUMNS = ["board", "kernels", "op", "cases", "eta_geomean", "eta_min", "eta_max",
+                 "energy_per_mac_nj", "ref_case_id", "eta_op", "same_as_standard", "eta_provenance"]
+HEADLINE_COLUMNS = ["series", "op", "cases", "eta_geomean", "eta_min", "eta_max", "metric_per_mac_median",
+                    "metric_unit", "eta_provenance"]
+SUMMARY_COLUMNS = ["board", "kernels", "op", "cases", "same_as_standard_cases", "eta_geomean", "eta_min", "eta_max",
                    "eta_slope_channels", "eta_slope_map", "eta_slope_kernel", "eta_provenance",
                    "eta_metric_geomean", "eta_metric_provenance"]
 COST_COLUMNS = ["board", "kernels", "op", "metric_per_mac_median", "metric_unit",
@@ -48,7 +53,8 @@ PROVENANCE_TEXT = {
 @dataclass
 class Section:
     title: str
-    blocks: list = field(default_factory=list)  # ("p", text) | ("list", [text]) | ("table", df) | ("img", path, alt)
+    blocks: list = field(default_factory=list)
+    folded: bool = False  # per-case detail: rendered closed (<details>) at the end of the report  # ("p", text) | ("list", [text]) | ("table", df) | ("img", path, alt)
 
     def p(self, text: str) -> "Section":
         self.blocks.append(("p", text))
@@ -75,47 +81,72 @@ def write_report(patterns: Iterable[str | Path], out_dir: Path) -> Path:
     """Write tables, plots, report.md and report.html to out_dir; returns report.md's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = load_results(patterns)
-    table = eta_table(results)
-    summary = operator_summary(table)
-    trend = trends(table)
-    table.to_csv(out_dir / "eta_op.csv", index=False)
-    summary.to_csv(out_dir / "summary.csv", index=False)
-    trend.to_csv(out_dir / "trends.csv", index=False)
-    _latex(summary[SUMMARY_COLUMNS], out_dir / "summary.tex",
-           r"Operator efficiency $\eta_{op}=E_S/E_{op}$ per MAC, per board, kernel library and operator "
-           r"(geometric mean, range, log-log slope against $C_{in}$, $H\cdot W$ and $k$).", "tab:eta-summary")
-    _latex(table[TABLE_COLUMNS], out_dir / "eta_op.tex", r"$\eta_{op}$ per case.", "tab:eta-cases")
-    figures = []
-    if len(table):
-        figures.append((plots.energy_per_mac(table, out_dir / "energy_per_mac.png"),
-                        "Energy per MAC against MACs per call, per operator (log axes)"))
-        figures.append((plots.eta_by_slot(table, out_dir / "eta_op_by_slot.png"),
-                        "eta_op of each operator in each layer slot of the sweep"))
-        if (table["op"] != "standard").any():
-            figures.append((plots.eta_heatmaps(table, out_dir / "eta_op_heatmap.png"),
-                            "eta_op over the sweep's two main axes: map size and input channels"))
-        figures.append((plots.roofline(table, out_dir / "roofline.png"),
-                        "MACs per cycle / instruction against arithmetic intensity, core peak marked"))
-        comparison = plots.board_comparison(table, out_dir / "board_comparison.png")
-        if comparison is not None:
-            figures.append((comparison, "eta_op by board and kernel library"))
-    sections = _sections(results, table, summary, trend, figures, out_dir)
-    md_path = out_dir / "report.md"
-    md_path.write_text(render_markdown(sections, out_dir))
-    (out_dir / "report.html").write_text(render_html(sections))
+    steps = ["tables", "overview", "eta_op_by_slot", "eta_op_vs_channels", "energy_per_mac", "roofline",
+             "predictor", "report.md / report.html"]
+    with Progress(total=len(steps), description="report") as progress:
+        def step(n: int) -> None:
+            if n:
+                progress.advance()
+            progress.current(steps[n])
+
+        step(0)
+        results = load_results(patterns)
+        table = eta_table(results)
+        summary = operator_summary(table)
+        trend = trends(table)
+        table.to_csv(out_dir / "eta_op.csv", index=False)
+        summary.to_csv(out_dir / "summary.csv", index=False)
+        trend.to_csv(out_dir / "trends.csv", index=False)
+        _latex(summary[SUMMARY_COLUMNS], out_dir / "summary.tex",
+               r"Operator efficiency $\eta_{op}=E_S/E_{op}$ per MAC, per board, kernel library and operator "
+               r"(geometric mean, range, log-log slope against $C_{in}$, $H\cdot W$ and $k$).", "tab:eta-summary")
+        _latex(table[TABLE_COLUMNS], out_dir / "eta_op.tex", r"$\eta_{op}$ per case.", "tab:eta-cases")
+        figures = []
+        conv = table[table["op"].isin(CONV_OPS)]
+        if len(conv):
+            step(1)
+            figures.append((plots.overview(table, out_dir / "eta_op_overview.png"),
+                            "eta_op per operator (geometric mean, min to max) and cost per MAC, per board "
+                            "and kernel library"))
+        if (conv["op"] != "standard").any():
+            step(2)
+            figures.append((plots.eta_by_slot(table, out_dir / "eta_op_by_slot.png"),
+                            "eta_op of each operator in each layer slot of the sweep, slots by size"))
+            step(3)
+            figures.append((plots.eta_vs_channels(table, out_dir / "eta_op_vs_channels.png"),
+                            "eta_op against input channels, one line per kernel size"))
+        if len(conv):
+            step(4)
+            figures.append((plots.energy_per_mac(table, out_dir / "energy_per_mac.png"),
+                            "Energy per MAC against the layer slot's size, per operator"))
+        if len(table):
+            step(5)
+            figures.append((roofline.roofline(table, out_dir / "roofline.png"),
+                            "MACs per instruction or cycle against arithmetic intensity, with the memory "
+                            "roof and the core's instruction-set ceilings"))
+        step(6)
+        predictor = _predictor_section(results)
+        step(7)
+        sections = _sections(results, table, summary, trend, figures, predictor)
+        md_path = out_dir / "report.md"
+        md_path.write_text(render_markdown(sections, out_dir))
+        (out_dir / "report.html").write_text(render_html(sections))
+        progress.advance()
     return md_path
 
 
 # -- content ------------------------------------------------------------------
-def _sections(results, table, summary, trend, figures, out_dir) -> list[Section]:
-    sections = [_configuration(results), _provenance(results), _rule(), _warnings(results, table)]
+def _sections(results, table, summary, trend, figures, predictor) -> list[Section]:
+    result = _result(results, table, figures)
+    sections = [result, _warnings(results, table)]
     s = Section("Summary per operator")
     s.p("eta_op (from energy per MAC): geometric mean, min and max over the cases; `eta_slope_*` is the "
-        "log-log slope of eta_op against C_in, H*W and the matched standard conv's k (+0.5: eta_op grows "
+        "log-log slope of eta_op against c_in, h*w and the matched standard conv's k (+0.5: eta_op grows "
         "about 1.4x when that axis doubles), with the energy's provenance. `eta_metric_geomean` is the same "
         "ratio from the metric per MAC (instructions or cycles) with the metric's provenance; the two differ "
-        "when the energy model is not proportional to the metric. Also in summary.csv / summary.tex.")
+        "when the energy model is not proportional to the metric. Cases that are the standard conv under "
+        "another name (a pointwise conv in a 1x1 slot) are counted in `same_as_standard_cases`, not in the "
+        "statistics. Also in summary.csv / summary.tex.")
     s.table(summary[SUMMARY_COLUMNS])
     sections.append(s)
     s = Section("Cost, throughput and memory per operator")
@@ -127,26 +158,54 @@ def _sections(results, table, summary, trend, figures, out_dir) -> list[Section]
         "Memory: int8 weights plus int32 bias (flash), and peak activations = input + output tensors of the call.")
     s.table(summary[COST_COLUMNS])
     sections.append(s)
+    sections.append(predictor)
+    if len(figures) > 1:
+        s = Section("Plots")
+        s.p(f"Roofline: {roofline.SOURCE}.")
+        for path, alt in figures[1:]:
+            s.img(path, alt)
+        sections.append(s)
+    sections += [_configuration(results), _provenance(results), _rule()]
     if len(trend):
-        s = Section("How eta_op moves with channels, map size and kernel size")
+        s = Section("How eta_op moves with channels, map size and kernel size", folded=True)
         s.p("Geometric-mean eta_op of the cases at each value of one axis (the others vary). trends.csv.")
         s.table(trend)
         sections.append(s)
-    sections.append(_predictor_section(results))
-    s = Section("eta_op per case")
+    s = Section("eta_op per case", folded=True)
     s.p("Also eta_op.csv (every column) and eta_op.tex.")
-    s.table(table[TABLE_COLUMNS])
+    s.table(_constant_columns_once(table[TABLE_COLUMNS], s))
     sections.append(s)
-    s = Section("Latency, throughput and memory per case")
-    s.table(table[CASE_COST_COLUMNS])
+    s = Section("Latency, throughput and memory per case", folded=True)
+    s.table(_constant_columns_once(table[CASE_COST_COLUMNS], s))
     sections.append(s)
-    if figures:
-        s = Section("Plots")
-        s.p(f"The roofline's peak is a stated figure, not a measurement: {plots.PEAK_SOURCE}.")
-        for path, alt in figures:
-            s.img(path, alt)
-        sections.append(s)
     return sections
+
+
+def _result(results: pd.DataFrame, table: pd.DataFrame, figures) -> Section:
+    """The answer first: one sentence per board (and kernel library), the per-operator table and
+    chart, and notes on what was merged or left out."""
+    s = Section("Result")
+    rows = operator_rows(table)
+    if len(rows):
+        s.items(sentences(table, rows))
+        s.table(rows[HEADLINE_COLUMNS])
+    else:
+        s.p("No convolution has an eta_op in these runs (no matched standard conv measured).")
+    if figures:
+        s.img(*figures[0])
+    for note in results.attrs.get("notes", []):
+        s.p(note)
+    return s
+
+
+def _constant_columns_once(df: pd.DataFrame, section: Section) -> pd.DataFrame:
+    """Columns with one value in every row (a provenance, a basis, a unit) are said once above the
+    table instead of in each row."""
+    constant = [c for c in df.columns if len(df) > 1 and df[c].nunique(dropna=False) == 1
+                and c not in ("board", "kernels", "op")]
+    if constant:
+        section.p("In every row: " + "; ".join(f"{c} = `{df[c].iloc[0]}`" for c in constant) + ".")
+    return df.drop(columns=constant)
 
 
 def _configuration(results: pd.DataFrame) -> Section:
@@ -256,6 +315,8 @@ def render_markdown(sections: list[Section], out_dir: Path) -> str:
     lines = ["# Operator efficiency report", ""]
     for sec in sections:
         lines += [f"## {sec.title}", ""]
+        if sec.folded:
+            lines += ["<details><summary>show the table</summary>", ""]
         for block in sec.blocks:
             kind = block[0]
             if kind == "p":
@@ -268,6 +329,8 @@ def render_markdown(sections: list[Section], out_dir: Path) -> str:
                 path = Path(block[1])
                 rel = path.relative_to(out_dir) if path.is_relative_to(out_dir) else path
                 lines += [f"![{block[2]}]({rel})", ""]
+        if sec.folded:
+            lines += ["</details>", ""]
     return "\n".join(lines)
 
 
@@ -283,7 +346,9 @@ def _inline_md(text: str) -> str:
 CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:0.5em 0 1.5em}td,th{border:1px solid #ccc;padding:2px 6px}
 th{background:#eef}td.num{text-align:right;font-variant-numeric:tabular-nums}
-img{max-width:100%;border:1px solid #ddd}code{background:#f4f4f4}figcaption{font-size:13px;color:#555}"""
+img{max-width:100%;border:1px solid #ddd}code{background:#f4f4f4}figcaption{font-size:13px;color:#555}
+.scroll{overflow-x:auto;max-width:100%}li{margin:0.3em 0}.result li{font-size:15px}
+details summary{cursor:pointer;color:#1b6ca8;margin:0.5em 0}"""
 
 
 def _html_table(df: pd.DataFrame) -> str:
@@ -301,7 +366,8 @@ def _html_table(df: pd.DataFrame) -> str:
             else:
                 cells.append(f"<td>{html.escape(str(v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+            "</table></div>")
 
 
 def render_html(sections: list[Section]) -> str:
@@ -309,7 +375,10 @@ def render_html(sections: list[Section]) -> str:
     parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Operator efficiency report</title>",
              f"<style>{CSS}</style></head><body><h1>Operator efficiency report</h1>"]
     for sec in sections:
-        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+        parts.append(f"<section class='{html.escape(sec.title.split()[0].lower())}'>"
+                     f"<h2>{html.escape(sec.title)}</h2>")
+        if sec.folded:
+            parts.append(f"<details><summary>show the table ({html.escape(sec.title)})</summary>")
         for block in sec.blocks:
             kind = block[0]
             if kind == "p":
@@ -322,6 +391,7 @@ def render_html(sections: list[Section]) -> str:
                 data = base64.b64encode(Path(block[1]).read_bytes()).decode()
                 parts.append(f"<figure><img alt='{html.escape(block[2])}' src='data:image/png;base64,{data}'>"
                              f"<figcaption>{html.escape(block[2])}</figcaption></figure>")
+        parts.append("</details></section>" if sec.folded else "</section>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -339,17 +409,43 @@ def _latex(df: pd.DataFrame, path: Path, caption: str, label: str) -> Path:
     return path
 
 
+def fresh_report_dir(runs: list[Path], root: Path = Path("runs") / "reports") -> Path:
+    """runs/reports/<date>/<time>_<what>: a new folder each time, never one that exists."""
+    from datetime import datetime
+
+    what = Path(runs[0]).name if len(runs) == 1 else f"{len(runs)}_runs"
+    now = datetime.now()
+    base = root / now.strftime("%Y-%m-%d") / f"{now.strftime('%H-%M-%S')}_{what}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}_{n}")
+    return out
+
+
 def main(args: list[str]) -> int:
-    """``python -m bench report RUN...``"""
+    """``python -m bench report RUN...``: run references are paths, not config values, so this
+    command takes them as arguments rather than Hydra overrides (docs/analysis.md)."""
+    from bench.errors import ConfigError
+
+    from .headline import print_summary
+
     parser = argparse.ArgumentParser(prog="python -m bench report",
                                      description="eta_op tables (CSV, Markdown, LaTeX), plots, report.md and a "
                                                  "self-contained report.html for one or more runs")
-    parser.add_argument("runs", nargs="+", help="run folders, multirun folders or globs")
+    parser.add_argument("runs", nargs="+",
+                        help="run folders, multirun folders, globs, `latest` (the newest run) or results-store ids")
     parser.add_argument("--out", type=Path,
-                        help="output folder (default: the run folder when there is one run, else reports/)")
+                        help="output folder (default: a new runs/reports/<date>/<time>_<run or N_runs>)")
+    parser.add_argument("--force", action="store_true", help="replace a report that --out already holds")
     ns = parser.parse_args(args)
     runs = find_runs(ns.runs)
-    out = ns.out or (runs[0] if len(runs) == 1 else Path("reports"))
+    out = ns.out or fresh_report_dir(runs)
+    if (out / "report.md").exists() and not ns.force:
+        raise ConfigError(f"{out} already holds a report; choose another --out, or add --force to replace it")
     md = write_report(runs, out)
+    print_summary(pd.read_csv(out / "eta_op.csv"))
+    for note in load_results(runs).attrs.get("notes", []):  # e.g. repeated runs of the same cases
+        print(f"note: {note}")
     print(f"report: {md}\n        {md.with_suffix('.html')}")
     return 0

@@ -29,13 +29,35 @@ COMMANDS = {
     "predict": ("analysis.predict_cli:predict_main", "predicted cost of one shape (board= op= h= c_in= c_out= k=) with expected error"),
     "holdout": ("analysis.predict_cli:holdout_main", "held-out accuracy of the cost predictor per operator (whole shapes left out)"),
     "characterize": ("bench.commands.characterize:main", "adaptive sampling: measure, fit, add the shapes the predictor knows worst, repeat"),
+    "list": ("bench.commands.listing:main", "ops, boards, sweeps, kernel libraries, cores, power monitors, budgets, families"),
     "search": ("analysis.design.cli:search_main", "rank block designs for a layer slot on a board: Pareto front of predicted energy vs params/MACs"),
     "scale": ("analysis.design.cli:scale_main", "solve PhiNet/XiNet hyperparameters for a board's flash, RAM and MACs/energy/latency budgets"),
 }
 
 
+# Commands that show no progress of their own and can take more than a couple of seconds:
+# cli.main runs them under a spinner with the elapsed time (bench.progress.status).
+SPINNER = {"search", "scale", "holdout", "predict", "calibrate", "regress", "build"}
+
+
+def version() -> str:
+    """The package version and, from a source checkout, the git commit it runs from."""
+    import subprocess
+    from pathlib import Path
+
+    from . import __version__
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"],
+                                capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"mcu-opbench {__version__}" + (f" (git {commit})" if commit else "")
+
+
 def _usage() -> str:
-    lines = ["usage: python -m bench COMMAND [ARGS]", "", "commands:"]
+    lines = ["usage: python -m bench COMMAND [ARGS]   (or --version)", "", "commands:"]
     width = max(map(len, COMMANDS)) + 2
     lines += [f"  {name:<{width}}{text}" for name, (_, text) in COMMANDS.items()]
     lines += ["", "examples:",
@@ -43,7 +65,8 @@ def _usage() -> str:
               "  python -m bench run op=depthwise board=qemu_m7 sweep=smoke",
               "  python -m bench run -m op=standard,depthwise,grouped,pointwise",
               "  python -m bench run --cfg job                        # show the composed config",
-              "  python -m bench report 'runs/multirun/*/*'",
+              "  python -m bench report latest                        # again, over the newest run",
+              "  python -m bench list                                 # what op=, board=, sweep=, kernels= take",
               "", "python -m bench COMMAND --help describes a command."]
     return "\n".join(lines)
 
@@ -53,12 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
+    if argv[0] in ("-V", "--version"):
+        print(version())
+        return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}; commands: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     module, func = COMMANDS[command][0].split(":")
     try:
+        if command in SPINNER and not {"-h", "--help"} & set(rest):
+            from .progress import status
+
+            with status(f"{command}"):
+                return int(getattr(importlib.import_module(module), func)(rest) or 0)
         return int(getattr(importlib.import_module(module), func)(rest) or 0)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -77,7 +77,7 @@ def test_summary_geomean_min_max_and_trend_slope():
     assert s["eta_slope_channels"] == pytest.approx(0.5)
     assert summarize(table).set_index("op").loc["depthwise", "cases"] == 4
     tr = trends(table)
-    by_cin = tr[(tr["axis"] == "C_in") & (tr["op"] == "depthwise")].set_index("value")["eta_geomean"]
+    by_cin = tr[(tr["axis"] == "c_in") & (tr["op"] == "depthwise")].set_index("value")["eta_geomean"]
     assert by_cin.loc[32] == pytest.approx(etas[32])
 
 
@@ -121,14 +121,14 @@ def test_eta_never_divides_energies_of_different_bases():
 
 def test_instruction_mix_auto_decides_for_the_whole_run():
     from bench.cases.spec import case_for_slot
-    from bench.orchestrate.pipeline import _decide_instruction_mix
+    from bench.collect.run_decisions import instruction_mix
 
     small = case_for_slot("standard", {"hw": 8, "cin": 8, "cout": 8, "k": 3}, groups=1,
                           depth_multiplier=1, padding="same", seed=0)
     cfg = {"run": {"instruction_mix": "auto", "instruction_mix_max_macs": 2 * small.macs}}
-    assert _decide_instruction_mix(cfg, [small])["run"]["instruction_mix"] is True
-    assert _decide_instruction_mix(cfg, [small] * 3)["run"]["instruction_mix"] is False
+    assert instruction_mix(cfg, small.macs) is True
+    assert instruction_mix(cfg, 3 * small.macs) is False
     forced = {"run": {"instruction_mix": True, "instruction_mix_max_macs": 1}}
-    assert _decide_instruction_mix(forced, [small] * 3)["run"]["instruction_mix"] is True
+    assert instruction_mix(forced, 3 * small.macs) is True
     with pytest.raises(Exception, match="use auto, true or false"):
-        _decide_instruction_mix({"run": {"instruction_mix": "sometimes"}}, [small])
+        instruction_mix({"run": {"instruction_mix": "sometimes"}}, small.macs)

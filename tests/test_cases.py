@@ -66,7 +66,7 @@ def test_groups_must_divide_channels_and_message_names_choices():
         expand_sweep(["grouped"], [{"hw": 8, "cin": 12, "cout": 12, "k": 3}], groups=5,
                      depth_multiplier=1, padding="same", seed=0)
     text = str(err.value)
-    assert "groups=5" in text and "C_in=12" in text and "valid groups: 1, 2, 3, 4, 6, 12" in text
+    assert "groups=5" in text and "c_in=12" in text and "valid groups: 1, 2, 3, 4, 6, 12" in text
 
 
 def test_kernel_larger_than_unpadded_input_is_rejected():
@@ -84,3 +84,14 @@ def test_unknown_op_names_valid_ops():
 def test_nonpositive_sizes_rejected():
     case = CaseSpec("standard", 0, 8, 4, 4, 3)
     assert any("h=0" in p for p in validate(case))
+
+
+def test_sweep_shapes_use_one_vocabulary_and_name_what_is_wrong():
+    from bench.cases.spec import slot_shape
+
+    assert slot_shape({"h": 8, "c_in": 4, "c_out": 8, "k": 3}) == (8, 8, 4, 8, 3, 1)
+    assert slot_shape({"h": 8, "w": 6, "c_in": 4, "c_out": 8, "k": 3, "stride": 2}) == (8, 6, 4, 8, 3, 2)
+    # hw/cin/cout: the keys of sweeps written before, still read the same
+    assert slot_shape({"hw": 8, "cin": 4, "cout": 8, "k": 3}) == (8, 8, 4, 8, 3, 1)
+    with pytest.raises(ConfigError, match="unknown key.*C_in.*missing c_in.*a shape takes h, w, c_in"):
+        slot_shape({"h": 8, "C_in": 4, "c_out": 8, "k": 3})

@@ -43,9 +43,11 @@ def test_each_op_runs_bit_exact_and_deterministic(op, tmp_path, have_qemu_toolch
     eta = pd.read_csv(first / "eta_op.csv")
     subjects = eta[eta["op"] == op]
     assert subjects["eta_op"].notna().all()
-    for name in ("report.md", "energy_per_mac.png", "eta_op_by_slot.png", "firmware_sizes.csv",
+    for name in ("report.md", "eta_op_overview.png", "energy_per_mac.png", "firmware_sizes.csv",
                  "config.resolved.yaml"):
         assert (first / name).exists(), name
+    # Per-slot eta_op bars only where an operator is compared with the standard conv.
+    assert (first / "eta_op_by_slot.png").exists() == (op != "standard")
     assert len(list((first / "models").glob("*.tflite"))) == len(a)
 
 
@@ -58,13 +60,16 @@ def test_multirun_writes_combined_report(tmp_path, have_qemu_toolchain, isolated
     assert len(jobs) == 2
     eta = pd.read_csv(tmp_path / "eta_op.csv")
     assert set(eta["op"]) == {"standard", "depthwise"}
+    # The terminal gets the answer, not the internals (those are in each job's run.log).
+    assert "does a MAC most cheaply" in proc.stdout and "combined report over all jobs" in proc.stdout
+    assert "banner" not in proc.stdout + proc.stderr and "banner" in (jobs[0] / "run.log").read_text()
 
 
 def test_counter_wrap_is_handled(compose_cfg, tmp_path, have_qemu_toolchain, isolated_cache):
     """At icount shift 10 one instruction is 1024 ns, so the 32-bit timer wraps
     every ~168e6 instructions; a ~270e6-instruction case must still read the
     same count as at shift 7, where it does not wrap."""
-    slot = "sweep.shapes=[{hw: 64, cin: 32, cout: 32, k: 3, stride: 1}]"
+    slot = "sweep.shapes=[{h: 64, c_in: 32, c_out: 32, k: 3, stride: 1}]"
     base = ("op=standard", slot, "run.report=false", "run.jobs=1")
     wrap = pipeline.run_benchmark(compose_cfg(*base, "board.target.icount_shift=10"), tmp_path / "wrap")
     ref = pipeline.run_benchmark(compose_cfg(*base), tmp_path / "ref")
@@ -82,7 +87,7 @@ def test_timeout_keeps_finished_cases(compose_cfg, tmp_path, have_qemu_toolchain
     monkeypatch.setattr(pipeline, "TIMEOUT_INSTR_PER_S", 1e15)  # timeout = run.timeout_s only
     cfg = compose_cfg("op=standard", "sweep=smoke", "run.report=false", "run.jobs=1",
                       "run.timeout_s=0.3",
-                      "sweep.shapes=[{hw: 4, cin: 4, cout: 4, k: 1}, {hw: 64, cin: 64, cout: 64, k: 5}]")
+                      "sweep.shapes=[{h: 4, c_in: 4, c_out: 4, k: 1}, {h: 64, c_in: 64, c_out: 64, k: 5}]")
     summary = pipeline.run_benchmark(cfg, tmp_path)
     df = pd.read_csv(tmp_path / "results.csv").set_index("case_id")
     assert df.loc["std_4x4x4_o4_k1s1s", "status"] == "ok"
@@ -93,7 +98,7 @@ def test_timeout_keeps_finished_cases(compose_cfg, tmp_path, have_qemu_toolchain
 
 def test_firmware_too_large_fails_before_building(compose_cfg, tmp_path, isolated_cache):
     cfg = compose_cfg("op=standard", "board.memory.FLASH.size_kb=128",
-                      "sweep.shapes=[{hw: 8, cin: 256, cout: 256, k: 3}]")
+                      "sweep.shapes=[{h: 8, c_in: 256, c_out: 256, k: 3}]")
     with pytest.raises(FirmwareTooLarge, match=r"std_8x8x256_o256_k3s1s needs \d+ KiB in FLASH"):
         pipeline.run_benchmark(cfg, tmp_path)
     assert not (tmp_path / "results.csv").exists()

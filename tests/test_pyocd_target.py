@@ -302,3 +302,57 @@ def test_power_monitor_needs_a_board_target():
 
 def test_timeout_scales_with_adaptive_repetitions(fake_pyocd):
     assert make_target(board_cfg()).timeout_scale == 2.0  # max_reps 10 / reps 5
+
+
+# -- target types that need a CMSIS pack (NUCLEO-L4R5ZI, -F446RE, -U575ZI-Q) --------
+
+class PackDevice:
+    def __init__(self, part_number):
+        self.part_number = part_number
+
+
+@pytest.fixture()
+def installed_packs(monkeypatch):
+    """The part numbers pyOCD's managed packs provide (none by default, as on this machine)."""
+    from pyocd.target.pack import pack_target
+
+    parts: list[str] = []
+    monkeypatch.setattr(pack_target.ManagedPacks, "get_installed_targets",
+                        staticmethod(lambda cache=None: [PackDevice(p) for p in parts]))
+    return parts
+
+
+@pytest.mark.parametrize("board", ["nucleo_l4r5", "nucleo_f446", "nucleo_u575"])
+def test_pack_target_without_its_pack_says_how_to_install_it(board, fake_pyocd, installed_packs):
+    import yaml
+
+    from bench import paths
+
+    target = yaml.safe_load((paths.conf_dir() / "board" / f"{board}.yaml").read_text())["target"]
+    name = target["target_override"]
+    with pytest.raises(ConfigError, match=f"`pyocd pack install {name}`"):
+        make_target({**board_cfg(), "name": board, "target": {**board_cfg()["target"], **target}})
+    assert fake_pyocd.session_kwargs is None  # failed before touching the probe
+
+
+def test_pack_target_from_an_installed_pack(fake_pyocd, installed_packs):
+    installed_packs.append("STM32L4R5ZITx")  # the part number as ST's pack spells it
+    t = make_target(board_cfg(target_override="stm32l4r5zitx"))
+    assert t.target_override == "stm32l4r5zitx"
+
+
+def test_pack_file_is_passed_to_the_session(fake_pyocd, installed_packs, tmp_path):
+    with pytest.raises(ConfigError, match="no CMSIS pack file at"):
+        make_target(board_cfg(target_override="stm32u575zitxq", pack=str(tmp_path / "missing.pack")))
+    pack = tmp_path / "Keil.STM32U5xx_DFP.3.0.0.pack"
+    pack.write_bytes(b"PK")  # pyOCD reads it when the session opens; here only the path travels
+    board = BoardPty(banner_and_results())
+    try:
+        fake_pyocd.session = FakeSession(board)
+        fake_pyocd.ports = [Port(board.path, UID)]
+        t = make_target(board_cfg(target_override="stm32u575zitxq", pack=str(pack)))
+        assert t.run(tmp_path / "image.elf", lambda r: None, 20).status == "ok"
+        assert fake_pyocd.session_kwargs["pack"] == str(pack)
+        assert fake_pyocd.session_kwargs["target_override"] == "stm32u575zitxq"
+    finally:
+        board.close()

@@ -18,13 +18,13 @@ pytestmark = pytest.mark.qemu
 
 # Six small slots: enough shapes for leave-one-shape-out, seconds on QEMU.
 SMALL_SLOTS = [
-    {"hw": 6, "cin": 8, "cout": 8, "k": 3, "stride": 1},
-    {"hw": 8, "cin": 16, "cout": 32, "k": 3, "stride": 1},
-    {"hw": 8, "cin": 8, "cout": 16, "k": 5, "stride": 2},
-    {"hw": 10, "cin": 12, "cout": 12, "k": 3, "stride": 1},
-    {"hw": 12, "cin": 8, "cout": 8, "k": 1, "stride": 1},
-    {"hw": 12, "cin": 4, "cout": 8, "k": 3, "stride": 2},
-    {"hw": 7, "cin": 24, "cout": 24, "k": 3, "stride": 1},
+    {"h": 6, "c_in": 8, "c_out": 8, "k": 3, "stride": 1},
+    {"h": 8, "c_in": 16, "c_out": 32, "k": 3, "stride": 1},
+    {"h": 8, "c_in": 8, "c_out": 16, "k": 5, "stride": 2},
+    {"h": 10, "c_in": 12, "c_out": 12, "k": 3, "stride": 1},
+    {"h": 12, "c_in": 8, "c_out": 8, "k": 1, "stride": 1},
+    {"h": 12, "c_in": 4, "c_out": 8, "k": 3, "stride": 2},
+    {"h": 7, "c_in": 24, "c_out": 24, "k": 3, "stride": 1},
 ]
 
 
@@ -64,15 +64,20 @@ def small_run(tmp_path_factory, env, have_qemu_toolchain):
 def test_run_writes_self_contained_html_and_markdown(smoke_run):
     html = (smoke_run / "report.html").read_text()
     md = (smoke_run / "report.md").read_text()
-    for section in ("Configuration", "Provenance", "Rule", "Warnings", "Summary per operator", "Plots"):
+    for section in ("Result", "Configuration", "Provenance", "Rule", "Warnings", "Summary per operator", "Plots"):
         assert f"## {section}" in md and f"<h2>{section}</h2>" in html
+    # The answer first: the sentence and the per-operator chart, per-case tables folded at the end.
+    assert html.index("<h2>Result</h2>") < html.index("does a MAC most cheaply") < html.index("<img")
+    assert html.index("<img") == html.index("<img alt='eta_op per operator")
+    assert html.index("<details>") > html.index("<h2>Plots</h2>")
+    assert "<h2>eta_op per case</h2>\n<details>" in html
     images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
     assert len(images) >= 4
     assert all(base64.b64decode(img)[:4] == b"\x89PNG" for img in images)
     assert "src='http" not in html and 'src="' not in html   # nothing outside the file
     assert "emulator-count" in md and "model-estimate" in md
     for name in ("eta_op.csv", "summary.csv", "trends.csv", "summary.tex", "eta_op.tex",
-                 "eta_op_heatmap.png", "roofline.png"):
+                 "eta_op_overview.png", "eta_op_vs_channels.png", "roofline.png"):
         assert (smoke_run / name).exists(), name
     assert "\\begin{tabular}" in (smoke_run / "summary.tex").read_text()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 # Large enough that QEMU takes ~0.2 s a case, so the run can be killed between cases.
-SHAPES = "[" + ",".join(f"{{hw:32,cin:32,cout:{c},k:5}}" for c in (64, 48, 40, 56, 32)) + "]"
+SHAPES = "[" + ",".join(f"{{h:32,c_in:32,c_out:{c},k:5}}" for c in (64, 48, 40, 56, 32)) + "]"
 
 
 def bench_run(run_dir: Path, store: Path, *extra: str) -> list[str]:

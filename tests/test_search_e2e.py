@@ -12,7 +12,7 @@ def test_search_from_a_smoke_run(tmp_path, have_qemu_toolchain, isolated_cache, 
     assert main(["run", "op=all", "sweep=smoke", "board=qemu_m7", "run.report=false", "store.path=null",
                  f"hydra.run.dir={run}"]) == 0
     out = tmp_path / "search"
-    assert main(["search", "board=qemu_m7", "slot.hw=8", "slot.c_in=8", "slot.c_out=8", "budget.ram_kb=4",
+    assert main(["search", "board=qemu_m7", "slot.h=8", "slot.c_in=8", "slot.c_out=8", "budget.ram_kb=4",
                  "--runs", str(run), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "top 15 by rank" in printed
@@ -28,7 +28,7 @@ def test_search_from_a_smoke_run(tmp_path, have_qemu_toolchain, isolated_cache, 
 
     # nothing fits: said, with what the smallest design needs, and the report is still written
     none = tmp_path / "none"
-    assert main(["search", "board=qemu_m7", "slot.hw=8", "slot.c_in=8", "slot.c_out=8", "budget.ram_kb=0.01",
+    assert main(["search", "board=qemu_m7", "slot.h=8", "slot.c_in=8", "slot.c_out=8", "budget.ram_kb=0.01",
                  "measure_top=false", "--runs", str(run), "--out", str(none)]) == 1
     printed = capsys.readouterr().out
     assert "no design fits the budgets" in printed and "The smallest design" in printed
@@ -36,7 +36,7 @@ def test_search_from_a_smoke_run(tmp_path, have_qemu_toolchain, isolated_cache, 
 
     # several slots (a network's stages): one search each plus the best design per slot
     multi = tmp_path / "multi"
-    assert main(["search", "board=qemu_m7", "slots=[{hw: 8, c_in: 8, c_out: 8}, {hw: 4, c_in: 16, c_out: 16}]",
+    assert main(["search", "board=qemu_m7", "slots=[{h: 8, c_in: 8, c_out: 8}, {h: 4, c_in: 16, c_out: 16}]",
                  "measure_top=false", "--runs", str(run), "--out", str(multi)]) == 0
     best = pd.read_csv(multi / "best_per_slot.csv")
     assert list(best["slot"]) == ["8x8x8>8 s1", "4x4x16>16 s1"] and best["best qemu_m7/ref"].notna().all()

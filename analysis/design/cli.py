@@ -163,7 +163,7 @@ def search_main(args: list[str]) -> int:
                    "predicted energy against parameters and MACs under flash and RAM limits)", args,
                    ["python -m bench search board=qemu_m7 budget.flash_kb=256 budget.ram_kb=128",
                     "python -m bench search board=qemu_m7 kernels=ref compare=qemu_m7/opt budget.macs=2e6",
-                    "python -m bench search slot.hw=16 slot.c_in=64 slot.c_out=64 --runs 'runs/2026-*/*'"])
+                    "python -m bench search slot.h=16 slot.c_in=64 slot.c_out=64 --runs 'runs/2026-*/*'"])
     cfg = compose("search", ns.overrides)
     if ns.cfg:
         print(OmegaConf.to_yaml(cfg))
@@ -192,7 +192,8 @@ def search_main(args: list[str]) -> int:
     OmegaConf.save(OmegaConf.create(cfg), out / "config.yaml")
     best = []
     for sl in slots:
-        slot = Slot(int(sl["hw"]), int(sl["c_in"]), int(sl["c_out"]), int(sl.get("stride", 1)))
+        # h as in sweeps and predict (hw: the key before issue 17); the search's slots are square
+        slot = Slot(int(sl["h"] if "h" in sl else sl["hw"]), int(sl["c_in"]), int(sl["c_out"]), int(sl.get("stride", 1)))
         slot_out = out if len(slots) == 1 else out / slot.label.replace(" ", "_").replace(">", "to")
         slot_out.mkdir(parents=True, exist_ok=True)
         best.append(_search_slot(cfg, slot, targets, results, all_results, source, warning, slot_out))

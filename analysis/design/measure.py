@@ -118,7 +118,7 @@ def sweep_files(cx: Complexity, out_dir: Path, name: str) -> list[tuple[Path, st
             continue
         shapes = []
         for c in mine:
-            slot = {"h": c.h, "w": c.w, "cin": c.c_in, "cout": c.c_out, "k": c.k if op != "pointwise" else 1,
+            slot = {"h": c.h, "w": c.w, "c_in": c.c_in, "c_out": c.c_out, "k": c.k if op != "pointwise" else 1,
                     "stride": c.stride}
             if slot not in shapes:
                 shapes.append(slot)
@@ -142,7 +142,7 @@ def sweep_files(cx: Complexity, out_dir: Path, name: str) -> list[tuple[Path, st
                 continue
             shapes = []
             for c in mine:
-                slot = {"h": c.h, "w": c.w, "cin": c.c_in, "cout": c.c_out, "k": c.k, "stride": c.stride}
+                slot = {"h": c.h, "w": c.w, "c_in": c.c_in, "c_out": c.c_out, "k": c.k, "stride": c.stride}
                 if slot not in shapes:
                     shapes.append(slot)
             sweep = f"{name}_{op}" + ("_valid" if padding == "valid" else "")

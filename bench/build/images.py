@@ -233,6 +233,7 @@ def _compile(name: str, sources: list[Path], generated: Mapping[str, str],
             f"-I{fw / 'include'}", f"-I{fw / 'runner'}", f"-I{fw / 'kernels' / settings.kernels}",
             f"-I{board_dir}", *(f"-I{d}" for d in settings.include_dirs),
             f'-DBENCH_BOARD="{settings.board}"', f'-DBENCH_IMAGE="{name}"',
+            f'-DBENCH_BUILD="{out_dir.name}"',   # the image's hash: its banner names this exact build
             f'-DBENCH_CFLAGS="{cflags_str}"',
             f"-DBENCH_WARMUP={int(settings.warmup)}", f"-DBENCH_REPS={int(settings.reps)}",
             *settings.defines,

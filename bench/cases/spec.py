@@ -192,9 +192,7 @@ def _pad_before(n: int, k: int, stride: int, padding: str) -> int:
 def case_for_slot(op: str, slot: Mapping, *, groups: int, depth_multiplier: int,
                   padding: str, seed: int) -> CaseSpec:
     """Fill a sweep slot with an operator (see module docstring)."""
-    h, w = _slot_hw(slot)
-    c_in, c_out, k = int(slot["cin"]), int(slot["cout"]), int(slot["k"])
-    stride = int(slot.get("stride", 1))
+    h, w, c_in, c_out, k, stride = slot_shape(slot)
     base = dict(h=h, w=w, c_in=c_in, stride=stride, padding=padding, seed=seed, ref_k=k)
     if op == "standard":
         return CaseSpec(op=op, c_out=c_out, k=k, groups=1, **base)
@@ -214,19 +212,33 @@ def case_for_slot(op: str, slot: Mapping, *, groups: int, depth_multiplier: int,
     raise ConfigError(f"unknown op {op!r}; valid ops: {', '.join(ALL_OPS)}")
 
 
-def _slot_hw(slot: Mapping) -> tuple[int, int]:
-    if "hw" in slot:
-        return int(slot["hw"]), int(slot["hw"])
+# One shape vocabulary everywhere (sweeps, predict, results.csv, reports): h, w (default h),
+# c_in, c_out, k, stride. hw/cin/cout are still read, for sweeps written before issue 17.
+SLOT_KEYS = ("h", "w", "c_in", "c_out", "k", "stride")
+OLD_SLOT_KEYS = {"hw": "h", "cin": "c_in", "cout": "c_out"}
+
+
+def slot_shape(slot: Mapping) -> tuple[int, int, int, int, int, int]:
+    """(h, w, c_in, c_out, k, stride) of a sweep slot; raises ConfigError naming what is wrong."""
+    given = {OLD_SLOT_KEYS.get(key, key): value for key, value in dict(slot).items()}
+    unknown = sorted(set(given) - set(SLOT_KEYS))
+    missing = [key for key in ("h", "c_in", "c_out", "k") if key not in given]
+    if unknown or missing:
+        raise ConfigError(f"sweep shape {dict(slot)}: "
+                          + (f"unknown key(s) {', '.join(unknown)}; " if unknown else "")
+                          + (f"missing {', '.join(missing)}; " if missing else "")
+                          + f"a shape takes {', '.join(SLOT_KEYS)} (w defaults to h, stride to 1)")
     try:
-        return int(slot["h"]), int(slot["w"])
-    except KeyError:
-        raise ConfigError(f"sweep shape {dict(slot)} needs 'hw' or both 'h' and 'w'") from None
+        return (int(given["h"]), int(given.get("w", given["h"])), int(given["c_in"]), int(given["c_out"]),
+                int(given["k"]), int(given.get("stride", 1)))
+    except (TypeError, ValueError):
+        raise ConfigError(f"sweep shape {dict(slot)}: every value must be an integer") from None
 
 
 def validate(case: CaseSpec) -> list[str]:
     """Every reason this case cannot be built, in words a user can act on."""
     problems = []
-    where = f"{case.op} shape {case.h}x{case.w}, C_in={case.c_in}, C_out={case.c_out}, k={case.k}, stride={case.stride}"
+    where = f"{case.op} shape h={case.h} w={case.w} c_in={case.c_in} c_out={case.c_out} k={case.k} stride={case.stride}"
     if case.op not in ALL_OPS:
         problems.append(f"unknown op {case.op!r}; valid ops: {', '.join(ALL_OPS)}")
     if case.padding not in PADDINGS:
@@ -238,15 +250,15 @@ def validate(case: CaseSpec) -> list[str]:
         return problems
     if case.op in EXTRA_OPS:
         if case.c_out != case.c_in or case.groups != 1:
-            problems.append(f"{where}: {case.op} keeps the channels: C_out must equal C_in and groups be 1")
+            problems.append(f"{where}: {case.op} keeps the channels: c_out must equal c_in and groups be 1")
         if case.op in ELEMENTWISE_OPS and (case.k != 1 or case.stride != 1):
             problems.append(f"{where}: {case.op} is element-wise: k and stride must be 1")
     if case.c_in % case.groups or case.c_out % case.groups:
         problems.append(
-            f"{where}: groups={case.groups} must divide C_in={case.c_in} and C_out={case.c_out}"
+            f"{where}: groups={case.groups} must divide c_in={case.c_in} and c_out={case.c_out}"
             f" (valid groups: {', '.join(map(str, _common_divisors(case.c_in, case.c_out)))})")
     if case.op == "depthwise" and case.c_out % case.c_in:
-        problems.append(f"{where}: depthwise C_out must be a multiple of C_in")
+        problems.append(f"{where}: depthwise c_out must be a multiple of c_in")
     # With SAME padding the padded input always holds the kernel; with VALID
     # there is no padding, so the kernel must fit the input itself.
     if case.padding == "valid" and (case.k > case.h or case.k > case.w):

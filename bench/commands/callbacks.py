@@ -17,9 +17,17 @@ class CombinedReport(Callback):
         from bench.errors import BenchError
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        if not sweep_dir.exists():  # every job failed validation and left nothing behind
+            return
         try:
             path = write_report([sweep_dir], sweep_dir)
         except BenchError as exc:
             log.error("combined report: %s", exc)
             return
-        log.info("combined report over all jobs: %s", path)
+        import pandas as pd
+
+        from analysis.headline import print_summary
+
+        print()
+        print_summary(pd.read_csv(sweep_dir / "eta_op.csv"))
+        print(f"combined report over all jobs: {path.with_suffix('.html')} (and report.md)", flush=True)

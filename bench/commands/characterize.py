@@ -52,13 +52,13 @@ def candidate_slots(max_macs: int = MAX_STANDARD_MACS, groups: int = 4) -> list[
         out = -(-hw // s)
         if out * out * cout * k * k * cin > max_macs:
             continue
-        slots.append({"hw": hw, "cin": cin, "cout": cout, "k": k, "stride": s})
+        slots.append({"h": hw, "c_in": cin, "c_out": cout, "k": k, "stride": s})
     return slots
 
 
 def _embed(slots: list[dict]) -> np.ndarray:
     """Slots as points in [0, 1]^5 (log map, log channels, expansion, kernel, stride)."""
-    x = np.array([[np.log(s["hw"]), np.log(s["cin"]), np.log(s["cout"] / s["cin"]), s["k"], s["stride"]]
+    x = np.array([[np.log(s["h"]), np.log(s["c_in"]), np.log(s["c_out"] / s["c_in"]), s["k"], s["stride"]]
                   for s in slots], float)
     lo, hi = x.min(axis=0), x.max(axis=0)
     return (x - lo) / np.where(hi > lo, hi - lo, 1.0)
@@ -82,7 +82,7 @@ def _space_filling(points: np.ndarray, n: int, taken: list[int] | None = None,
 
 
 def _slot_key(slot: dict) -> tuple:
-    return (slot["hw"], slot["cin"], slot["cout"], slot["k"], slot["stride"])
+    return (slot["h"], slot["c_in"], slot["c_out"], slot["k"], slot["stride"])
 
 
 def compose_config(overrides: list[str]) -> dict:
@@ -166,7 +166,7 @@ def characterize(board: str, op: str, kernels: str, *, rounds: int, init: int, b
             if r.status != "output-mismatch":
                 continue  # a crash or lost line says nothing about the neighbouring shapes
             for i, slot in enumerate(pool):
-                if slot["cin"] == r.c_in and (op == "depthwise" or slot["cout"] == r.c_out):
+                if slot["c_in"] == r.c_in and (op == "depthwise" or slot["c_out"] == r.c_out):
                     excluded.add(i)
         if len(bad):
             print(f"round {rnd}: {len(bad)} {op} case(s) failed and are not used: "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.collect.results import BASELINE_NEEDS, ok_row_problems
 from bench.collect.run_folder import find_runs
 from bench.errors import BenchError, ConfigError
 from bench.store.db import DEFAULT_PATH, Store
@@ -53,6 +54,14 @@ def baseline_main(args: list[str]) -> int:
             if not ns.run.isdigit() and not Path(ns.run).is_dir():
                 raise ConfigError(f"{ns.run}: not a run folder or a store run id")
             run = store.run(ns.run)
+            incomplete = [(cid, ok_row_problems(row, BASELINE_NEEDS)) for cid, row in store.results(run.id).items()
+                          if row.get("status") == "ok"]
+            incomplete = [(cid, problems) for cid, problems in incomplete if problems]
+            if incomplete:
+                cid, problems = incomplete[0]
+                raise BenchError(f"run {run.path}: case {cid} is ok but its row is incomplete ({'; '.join(problems)})"
+                                 + (f", and {len(incomplete) - 1} more" if len(incomplete) > 1 else "")
+                                 + "; resume the run (run.resume=true) to measure it again, then set the baseline")
             if run.ok < run.cases and not ns.allow_failed:
                 raise BenchError(f"run {run.path} has {run.cases - run.ok} failed case(s); a baseline "
                                  "should be a clean run (--allow-failed to promote it anyway)")

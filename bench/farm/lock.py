@@ -3,21 +3,20 @@
 The kernel drops a flock when its holder's file descriptor closes, which
 includes the process dying (crash, kill -9, power loss of the job), so a
 lock never outlives its job and never needs cleaning up by hand. The file
-keeps the last holder's pid, host and job for diagnostics only.
+keeps the last holder's pid, host and job for diagnostics only
+(bench/flock.py, shared with the run-folder lock).
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Iterable
 
 from bench import paths
 from bench.errors import BenchError
+from bench.flock import HolderLock
 
 
 class BoardBusy(BenchError):
@@ -31,29 +30,11 @@ def lock_dir(path: str | Path | None = None) -> Path:
     return d
 
 
-class BoardLock:
+class BoardLock(HolderLock):
     def __init__(self, board: str, directory: str | Path | None = None, job: str = ""):
+        super().__init__(lock_dir(directory) / f"{board}.lock", job=job)
         self.board = board
-        self.path = lock_dir(directory) / f"{board}.lock"
         self.job = job
-        self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def try_acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "job": self.job,
-                                 "since": time.time()}).encode())
-        self._fd = fd
-        return True
 
     def acquire(self, timeout: float | None = None, poll_s: float = 0.2) -> "BoardLock":
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -68,17 +49,9 @@ class BoardLock:
             raise BenchError(f"lock on {self.board} is not held")
         return self._fd
 
-    def release(self) -> None:
-        if self._fd is not None:
-            # Close, not LOCK_UN: a job given this descriptor (pass_fds) keeps the board
-            # locked until it exits; the lock goes with the last descriptor.
-            os.close(self._fd)
-            self._fd = None
-
     def holder(self) -> str:
-        try:
-            info = json.loads(self.path.read_text() or "{}")
-        except (OSError, ValueError):
+        info = self.holder_info()
+        if not info:
             return "holder unknown"
         return f"last taken by pid {info.get('pid')} on {info.get('host')} for {info.get('job') or '?'}"
 

@@ -29,11 +29,16 @@ from bench.store import resume
 from bench.store import db as store
 from bench.build.images import BuildSettings, Image, build_image, compiler_version, plan_images
 from bench.cases.spec import CaseSpec
+from bench.build.banner import planned_banner
+from bench.collect import run_decisions
 from bench.collect.collector import CaseMeasurement, ImageCollector
+from bench.collect.run_folder import check_fresh, run_folder_lock
+from bench.collect.schema import ImagePlan
+from bench.orchestrate import config_schema
 from bench.targets import make_target
 from bench.build.settings import build_settings
 from bench.cases.plan import plan_cases
-from bench.errors import BenchError, ConfigError
+from bench.errors import BenchError
 from bench.cases.generate import GeneratedCase, generate
 from bench.progress import Progress
 from bench.collect.results import ResultsWriter
@@ -54,7 +59,17 @@ class RunSummary:
     timings: dict = field(default_factory=dict)
 
 
-def run_benchmark(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | None = None) -> RunSummary:
+def run_benchmark(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | None = None,
+                  *, hold_lock: bool = True) -> RunSummary:
+    """Run into ``run_dir``, holding its lock (``hold_lock=False``: the caller holds it)."""
+    config_schema.validate(cfg)   # every bad key, value or shape is named before any work
+    if not hold_lock:
+        return _run_locked(cfg, run_dir, report)
+    with run_folder_lock(run_dir):
+        return _run_locked(cfg, run_dir, report)
+
+
+def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | None) -> RunSummary:
     started = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     summary = RunSummary(run_dir)
@@ -66,9 +81,13 @@ def run_benchmark(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | 
     target = make_target(board)
     power.attach(target, cfg)  # power=lpm01a|ppk2: a monitor for a real board's target
     compiler_version()
+    check_fresh(run_dir, cfg["run"].get("resume"))
+    # Taken from every planned case, or read back from the folder being resumed:
+    # one run, one energy basis (bench/collect/run_decisions.py).
+    decisions = run_decisions.decide(cfg, sum(s.macs for s in specs), target, run_dir)
+    cfg = {**cfg, "run": {**cfg["run"], "instruction_mix": decisions["instruction_mix"]}}
     # Writes case_keys.json; with run.resume, finished cases are carried over and skipped.
-    todo = resume.prepare(specs, cfg, settings, run_dir)
-    cfg = _decide_instruction_mix(cfg, todo)
+    todo = resume.prepare(specs, cfg, settings, run_dir, decisions)
     images_plan = plan_images(todo, settings, jobs=int(cfg["run"]["jobs"]))
     summary.cases = len(specs)
     log.info("%d cases (%s) on %s in %d image(s), kernels=%s, %s",
@@ -122,23 +141,6 @@ def run_benchmark(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | 
     return summary
 
 
-def _decide_instruction_mix(cfg: Mapping, specs: list[CaseSpec]) -> Mapping:
-    """Resolve run.instruction_mix=auto for the whole run, so every case's energy has one basis."""
-    run = cfg["run"]
-    mode = run.get("instruction_mix", "auto")
-    if mode == "auto":
-        macs = sum(s.macs for s in specs)
-        limit = float(run.get("instruction_mix_max_macs", 2e7))
-        mode = macs <= limit
-        if not mode:
-            log.info("instruction mix skipped: %.3g MACs in this run > run.instruction_mix_max_macs=%.3g "
-                     "(it runs ~25x slower than QEMU); run.instruction_mix=true makes it, energy then "
-                     "comes from estimated cycles", macs, limit)
-    elif not isinstance(mode, bool):
-        raise ConfigError(f"run.instruction_mix={mode!r}: use auto, true or false")
-    return {**cfg, "run": {**run, "instruction_mix": mode}}
-
-
 def _generate_all(specs: list[CaseSpec], cache: Path, run_dir: Path) -> list[GeneratedCase]:
     models = run_dir / "models"
     models.mkdir(exist_ok=True)
@@ -155,8 +157,7 @@ def _generate_all(specs: list[CaseSpec], cache: Path, run_dir: Path) -> list[Gen
 
 def _build_and_run(name: str, cases: list[GeneratedCase], settings: BuildSettings, target,
                    cfg: Mapping, writer: ResultsWriter, progress: Progress, cache: Path):
-    """Build one image, run it, write a row per case as it arrives. Never raises for one image's failure."""
-    board = cfg["board"]
+    """Build one image, run it, write its checked rows. Never raises for one image's failure."""
     case_ids = [g.spec.case_id for g in cases]
     specs = {g.spec.case_id: g.spec for g in cases}
     image: Image | None = None
@@ -173,23 +174,41 @@ def _build_and_run(name: str, cases: list[GeneratedCase], settings: BuildSetting
     build_s = time.perf_counter() - t0
     # Instruction-class histograms of the timed regions (Unicorn, cached by ELF).
     mixes = instruction_mix.for_image(image.elf, name, cfg, writer.path.parent, cache)
+    interval = run_image(image, cases, settings, target, cfg, writer, progress, mixes)
+    sizes = {"image": name, "cases": len(cases), "firmware_hash": image.firmware_hash, **image.sizes}
+    return sizes, build_s, interval
 
-    collector = ImageCollector(image=name, board=board["name"], kernels=settings.kernels, case_ids=case_ids)
+
+def image_plan(image: Image, settings: BuildSettings, board: Mapping) -> ImagePlan:
+    """What the image must say about itself, and its cases in order."""
+    return ImagePlan(image=image.name, case_ids=tuple(g.spec.case_id for g in image.cases),
+                     output_bytes=tuple(g.spec.output_bytes for g in image.cases),
+                     banner=planned_banner(image, settings, board))
+
+
+def run_image(image: Image, cases: list[GeneratedCase], settings: BuildSettings, target, cfg: Mapping,
+              writer, progress: Progress, mixes: Mapping) -> tuple[float, float]:
+    """Run a built image; write one checked row per case once it has ended.
+
+    Every record goes through the checked collector (bench/collect/collector.py):
+    a case gets a number only from a result line that is valid, agrees with the
+    banner planned for this image, and is the only one for its case. Nothing
+    the target sends makes this raise. Returns the run's (start, end).
+    """
+    name = image.name
+    specs = {g.spec.case_id: g.spec for g in cases}
+    collector = ImageCollector(image_plan(image, settings, cfg["board"]))
 
     def on_record(record):
-        if record.tag == "R":
-            progress.current(record.fields.get("id", ""))
-        elif record.tag == "B":
+        if record.tag == "B":
             log.info("%s banner: %s", name, " ".join(f"{k}={v}" for k, v in record.fields.items()))
-        m = collector.feed(record)
-        if m is not None:
-            writer.write(_row(specs[m.case_id], m, cfg, image, target, collector.banner,
-                              mixes.get(m.case_id)))
-            progress.advance()
+        case_id = collector.feed(record)
+        if case_id:
+            progress.current(case_id)
 
     macs = sum(g.spec.macs for g in cases) * (settings.warmup + settings.reps)
     timeout = float(cfg["run"]["timeout_s"]) + macs * TIMEOUT_INSTR_PER_MAC / TIMEOUT_INSTR_PER_S
-    progress.current(case_ids[0])
+    progress.current(cases[0].spec.case_id)
     run_start = time.perf_counter()
     outcome = target.run(image.elf, on_record, timeout)
     run_end = time.perf_counter()
@@ -197,13 +216,13 @@ def _build_and_run(name: str, cases: list[GeneratedCase], settings: BuildSetting
         log.warning("%s: %s", name, problem)
     for line in outcome.rejected_lines:
         log.warning("%s: rejected serial line %r", name, line[:120])
-    detail = outcome.detail or "; ".join(collector.problems)
-    for m in collector.unfinished(outcome.status, detail, len(outcome.rejected_lines)):
-        writer.write(_row(specs[m.case_id], m, cfg, image, target, collector.banner))
+    for m in collector.finish(outcome.status, outcome.detail, len(outcome.rejected_lines)):
+        writer.write(_checked_row(specs[m.case_id], m, cfg, image, target, collector.banner,
+                                  mixes.get(m.case_id)))
         progress.advance()
-        log.error("%s: %s %s", m.case_id, m.status, m.detail)
-    sizes = {"image": name, "cases": len(cases), "firmware_hash": image.firmware_hash, **image.sizes}
-    return sizes, build_s, (run_start, run_end)
+        if m.status != "ok":
+            log.error("%s: %s %s", m.case_id, m.status, m.detail)
+    return run_start, run_end
 
 
 def _union_length(intervals: list[tuple[float, float]]) -> float:
@@ -214,6 +233,17 @@ def _union_length(intervals: list[tuple[float, float]]) -> float:
             total += stop - max(start, end)
             end = stop
     return total
+
+
+def _checked_row(spec: CaseSpec, m: CaseMeasurement, cfg: Mapping, image: Image | None, target,
+                 banner: Mapping, mix: Mapping | None = None) -> dict:
+    """The case's row; a figure that cannot be computed costs the case, never the run."""
+    try:
+        return _row(spec, m, cfg, image, target, banner, mix)
+    except (ArithmeticError, ValueError, TypeError, KeyError) as exc:
+        log.exception("%s: row could not be computed", m.case_id)
+        failed = CaseMeasurement(m.case_id, "bad-record", detail=f"row could not be computed: {exc!r}")
+        return _row(spec, failed, cfg, image, target, {}, None)
 
 
 def _row(spec: CaseSpec, m: CaseMeasurement, cfg: Mapping, image: Image | None, target,

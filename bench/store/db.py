@@ -12,6 +12,7 @@ their runs at the same time.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -109,6 +110,17 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    @contextlib.contextmanager
+    def _write(self):
+        """A write transaction holding SQLite's write lock from its first statement."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.commit()
+
     def __enter__(self) -> "Store":
         return self
 
@@ -149,19 +161,19 @@ class Store:
             "config_json": json.dumps(cfg, sort_keys=True, default=str),
             "cases": len(rows), "ok": sum(r.get("status") == "ok" for r in rows),
         }
-        with self.db:
-            old = self.db.execute("SELECT id FROM runs WHERE path = ?", (record["path"],)).fetchone()
-            if old:
-                self.db.execute("DELETE FROM results WHERE run_id = ?", (old["id"],))
-                sets = ", ".join(f"{k} = :{k}" for k in record)
-                self.db.execute(f"UPDATE runs SET {sets} WHERE id = {int(old['id'])}", record)
-                run_id = int(old["id"])
-            else:
-                cols = ", ".join(record)
-                run_id = self.db.execute(
-                    f"INSERT INTO runs ({cols}) VALUES ({', '.join(':' + k for k in record)})", record).lastrowid
+        # One transaction that takes the write lock at once (BEGIN IMMEDIATE) and
+        # upserts the run: two processes adding the same folder (two `baseline
+        # set` of a run not in the store yet) can neither both insert it nor
+        # interleave its result rows.
+        with self._write():
+            cols = ", ".join(record)
+            updates = ", ".join(f"{k} = excluded.{k}" for k in record if k != "path")
+            run_id = int(self.db.execute(
+                f"INSERT INTO runs ({cols}) VALUES ({', '.join(':' + k for k in record)}) "
+                f"ON CONFLICT(path) DO UPDATE SET {updates} RETURNING id", record).fetchone()[0])
+            self.db.execute("DELETE FROM results WHERE run_id = ?", (run_id,))
             self.db.executemany(
-                "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, r["case_id"], keys.get(r["case_id"]), r.get("op"), r.get("status"),
                   _num(r.get("metric")), _num(r.get("metric_min")), _num(r.get("metric_max")),
                   r.get("metric_unit"), _int(r.get("reps")), r.get("provenance"), r.get("firmware_hash"),
@@ -219,7 +231,7 @@ class Store:
         if not run.sweep:
             raise BenchError(f"run {run.path} names no sweep in its config; cannot be a baseline")
         now = _now()
-        with self.db:
+        with self._write():
             self.db.execute("INSERT OR REPLACE INTO baselines VALUES (?,?,?,?,?)",
                             (run.board, run.kernels, run.sweep, run.id, now))
             self.db.execute("INSERT INTO baseline_log VALUES (?,?,?,?,?)",
@@ -236,6 +248,23 @@ class Store:
 
 
 # -- the pipeline's hook ------------------------------------------------------------
+
+
+def store_refs(refs: Iterable[str | Path]) -> list[str | Path]:
+    """Run references with results-store ids (``12`` or ``#12``, as ``store list`` shows) turned
+    into their folders; paths, globs and ``latest`` pass through."""
+    out: list[str | Path] = []
+    for ref in refs:
+        text = str(ref)
+        if text.lstrip("#").isdigit() and not Path(text).exists():
+            if not resolve_path().exists():
+                raise BenchError(f"{text!r} looks like a store id, but there is no results store at "
+                                 f"{resolve_path()}")
+            with Store() as store:
+                out.append(Path(store.run(int(text.lstrip("#"))).path))
+        else:
+            out.append(ref)
+    return out
 
 
 def ingest_finished_run(run_dir: Path, cfg: Mapping) -> None:

@@ -7,6 +7,11 @@ compiler version, warm-up and repetitions) and the board config. Every run
 writes ``case_keys.json`` (case_id -> key) next to its results.csv, so any
 run folder, finished or killed, can serve as a source.
 
+A row is carried over only when every field it needs parses and is in range
+(``ok_row_problems``: a row cut by a power loss is measured again), and only
+from a run folder whose run-wide decisions (``run_decisions.json``: energy
+basis, unit, energy model) are this run's.
+
 With ``run.resume=true`` the pipeline asks ``prepare`` which cases still need
 running: rows with status ok and the same key, from this run folder (when
 resumed in place with ``hydra.run.dir=...``) or from the newest earlier runs
@@ -29,7 +34,9 @@ from bench.build.images import BuildSettings, compiler_version
 from bench.cases.spec import CaseSpec
 from bench.errors import ConfigError
 from bench.cases.generate import GENERATOR_VERSION
-from bench.collect.results import COLUMNS
+from bench.collect.results import COLUMNS, ok_row_problems
+from bench.collect.run_decisions import DECISIONS_FILE
+from bench.collect.run_decisions import read as read_decisions
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +77,7 @@ def case_keys(specs: Sequence[CaseSpec], cfg: Mapping, settings: BuildSettings) 
 
 
 def prepare(specs: Sequence[CaseSpec], cfg: Mapping, settings: BuildSettings,
-            run_dir: Path) -> list[CaseSpec]:
+            run_dir: Path, decisions: Mapping | None = None) -> list[CaseSpec]:
     """Record the case keys; with run.resume, carry finished cases over and return the rest."""
     keys = case_keys(specs, cfg, settings)
     resume = (cfg.get("run") or {}).get("resume") or False
@@ -78,7 +85,7 @@ def prepare(specs: Sequence[CaseSpec], cfg: Mapping, settings: BuildSettings,
     # Read the sources before rewriting anything: run_dir itself may be one.
     finished: dict[str, tuple[dict, Path]] = {}
     for src in sources:
-        for case_id, row in _finished_rows(src, keys).items():
+        for case_id, row in _finished_rows(src, keys, decisions).items():
             finished.setdefault(case_id, (row, src))
         if len(finished) == len(keys):
             break
@@ -120,10 +127,16 @@ def runs_root(cfg: Mapping) -> Path:
     return Path(store).parent
 
 
-def _finished_rows(run: Path, keys: Mapping[str, str]) -> dict[str, dict]:
+def _finished_rows(run: Path, keys: Mapping[str, str], decisions: Mapping | None = None) -> dict[str, dict]:
+    """Rows of ``run`` that may be carried over: ok, same case key, and every field
+    they need present and in range (a row cut by a power loss is measured again)."""
     try:
         recorded = json.loads((run / KEYS_FILE).read_text())["keys"]
     except (OSError, ValueError, KeyError):
+        return {}
+    if decisions is not None and read_decisions(run) != json.loads(json.dumps(dict(decisions), default=str)):
+        log.info("resume: %s was run with other run-wide decisions (%s); nothing carried from it",
+                 run, DECISIONS_FILE)
         return {}
     out = {}
     try:
@@ -131,6 +144,11 @@ def _finished_rows(run: Path, keys: Mapping[str, str]) -> dict[str, dict]:
             for row in csv.DictReader(f):
                 cid = row.get("case_id", "")
                 if row.get("status") == "ok" and cid in keys and recorded.get(cid) == keys[cid]:
+                    problems = ok_row_problems(row)
+                    if problems:
+                        log.info("resume: %s in %s not carried (%s); measuring it again",
+                                 cid, run, "; ".join(problems))
+                        continue
                     out[cid] = row
     except OSError:
         return {}

@@ -2,8 +2,9 @@
 
 pyOCD's Python API does the debug side: find the probe by unique ID
 (``board.target.unique_id``, or an inventory file mapping board names to
-probe IDs), connect with the built-in target (``stm32h743xx``: no CMSIS pack
-needed), program the ELF (its load addresses, so sections copied to RAM at
+probe IDs), connect with the board's pyOCD target (``stm32h743xx`` is built
+in; other parts come from an installed CMSIS pack or ``board.target.pack``,
+checked before the probe is touched: ``check_target_type``), program the ELF (its load addresses, so sections copied to RAM at
 reset are written to flash), reset and let it run. The ST-LINK's virtual COM
 port is the serial port whose USB serial number is the probe's unique ID
 (``serial.tools.list_ports``); the firmware's framed lines are read from it
@@ -21,6 +22,7 @@ One board runs one image at a time: runs are serialised by a lock even when
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -106,6 +108,28 @@ def resolve_unique_id(target_cfg: Mapping, board_name: str) -> str | None:
     return str(data[board_name])
 
 
+def check_target_type(name: str, pack: str | None) -> None:
+    """Raise ConfigError, in one line, when pyOCD cannot know the target type.
+
+    Built-in targets need nothing; others need the device's CMSIS pack,
+    installed (``pyocd pack install``) or given as a file (``board.target.pack``).
+    """
+    from pyocd.target.builtin import BUILTIN_TARGETS
+
+    if name.lower() in BUILTIN_TARGETS:
+        return
+    if pack:
+        if not Path(str(pack)).expanduser().is_file():
+            raise ConfigError(f"board.target.pack: no CMSIS pack file at {pack}")
+        return
+    from pyocd.target.pack.pack_target import ManagedPacks
+
+    if not any(dev.part_number.lower() == name.lower() for dev in ManagedPacks.get_installed_targets()):
+        raise ConfigError(f"pyOCD target {name!r} is not built in and no installed CMSIS pack provides it: "
+                          f"run `pyocd pack install {name}` once (needs internet), or set "
+                          f"board.target.pack=<path to the device family .pack file>")
+
+
 def choose_probe(unique_id: str | None) -> str:
     """The unique ID of the one probe to use; raises ProbeNotFound / ProbeAmbiguous."""
     ConnectHelper, _, _ = _pyocd()
@@ -150,6 +174,7 @@ class PyOCDTarget:
         t = board["target"]
         self.board_name = board["name"]
         self.target_override = str(t.get("target_override") or "stm32h743xx")
+        self.pack = t.get("pack")  # a CMSIS pack file, for targets pyOCD does not build in
         self.baud = int(t.get("baud", 115200))
         self.output_timeout_s = float(t.get("output_timeout_s", 10))
         self.frequency = int(t.get("frequency_hz", 4000000))
@@ -159,7 +184,8 @@ class PyOCDTarget:
         self.timeout_scale = max(1.0, int(rep.get("max_reps", board.get("reps", 1))) / max(1, int(board.get("reps", 1))))
         self.monitor = None
         self._lock = threading.Lock()
-        # Fail before any work: no probe, or several and none chosen.
+        # Fail before any work: unknown target type, no probe, or several and none chosen.
+        check_target_type(self.target_override, self.pack)
         self.unique_id = choose_probe(resolve_unique_id(t, self.board_name))
 
     def attach_monitor(self, monitor) -> None:
@@ -177,7 +203,7 @@ class PyOCDTarget:
             session = ConnectHelper.session_with_chosen_probe(
                 blocking=False, return_first=False, unique_id=self.unique_id, auto_open=False,
                 target_override=self.target_override, frequency=self.frequency,
-                connect_mode=self.connect_mode)
+                connect_mode=self.connect_mode, **({"pack": str(self.pack)} if self.pack else {}))
         except Exception as exc:
             raise _classify_open_error(exc, self.unique_id) from None
         if session is None:
@@ -224,7 +250,7 @@ class PyOCDTarget:
                                     self.output_timeout_s, "; resetting once more" if attempt == 1 else "")
         raise NoSerialOutput(
             f"board {self.board_name} printed no banner on {port_name} within {self.output_timeout_s:.0f} s, "
-            f"twice (baud rate {self.baud} must match BOARD_UART_BAUD; is the VCP wired to USART3?)")
+            f"twice (baud rate {self.baud} must match BOARD_UART_BAUD; is the VCP wired to the board's UART? see docs/hardware.md)")
 
     def _attempt(self, session, ser, on_record, timeout_s: float, start: float) -> RunOutcome | None:
         """One reset-and-read; None when no banner came within output_timeout_s."""
@@ -291,7 +317,7 @@ class PyOCDTarget:
                   "pm_sample_hz": repr(w.sample_hz)}
         if state.baseline_w is not None:
             fields["pm_baseline_w"] = repr(state.baseline_w)
-        return Record(record.tag, fields)
+        return dataclasses.replace(record, fields=fields)   # keeps repeated keys for the schema check
 
 
 class _ImageState:

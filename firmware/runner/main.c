@@ -63,6 +63,11 @@
 #ifndef BENCH_IMAGE
 #define BENCH_IMAGE "unknown"
 #endif
+/* The host's hash of everything the image was built from: the banner names the
+ * exact build, so a stale or swapped ELF is told apart from the planned one. */
+#ifndef BENCH_BUILD
+#define BENCH_BUILD "unknown"
+#endif
 #define FIRMWARE_VERSION "1.0"
 #define POISON 0x5A
 
@@ -302,6 +307,7 @@ int main(void)
     line_begin('B');
     line_str("fw", FIRMWARE_VERSION);
     line_str("image", BENCH_IMAGE);
+    line_str("build", BENCH_BUILD);
     line_str("board", BENCH_BOARD);
     line_u64("core_hz", board_core_hz());
     line_str("counter", board_counter_name());

@@ -40,6 +40,8 @@
 #include <stdint.h>
 
 #include "board.h"
+#include "board_util.h"
+#include "stm32_common.h"
 
 #ifndef BOARD_CORE_HZ
 #define BOARD_CORE_HZ 400000000u
@@ -83,10 +85,6 @@
 #define RCC_AHB4ENR REG32(RCC_BASE + 0xE0)
 #define RCC_APB1LENR REG32(RCC_BASE + 0xE8)
 #define RCC_APB4ENR REG32(RCC_BASE + 0xF4)
-#define RCC_CR_HSION (1u << 0)
-#define RCC_CR_HSEON (1u << 16)
-#define RCC_CR_HSERDY (1u << 17)
-#define RCC_CR_HSEBYP (1u << 18)
 #define RCC_CR_PLL1ON (1u << 24)
 #define RCC_CR_PLL1RDY (1u << 25)
 
@@ -106,42 +104,25 @@
 
 /* GPIO, USART3 */
 #define GPIO_BASE(port) (0x58020000u + 0x400u * (uint32_t)(port))
-#define GPIO_MODER(port) REG32(GPIO_BASE(port) + 0x00)
-#define GPIO_OSPEEDR(port) REG32(GPIO_BASE(port) + 0x08)
-#define GPIO_BSRR(port) REG32(GPIO_BASE(port) + 0x18)
-#define GPIO_AFRH(port) REG32(GPIO_BASE(port) + 0x24)
 #define PORT_D 3
 #define USART3_BASE 0x40004800u
+#define UART_STATUS (USART3_BASE + 0x1C) /* USART_ISR: TXE bit 7, TC bit 6 */
+#define UART_DATA (USART3_BASE + 0x28)   /* USART_TDR */
 #define USART_CR1 REG32(USART3_BASE + 0x00)
 #define USART_BRR REG32(USART3_BASE + 0x0C)
-#define USART_ISR REG32(USART3_BASE + 0x1C)
-#define USART_TDR REG32(USART3_BASE + 0x28)
 #define USART_CR1_UE (1u << 0)
 #define USART_CR1_TE (1u << 3)
-#define USART_ISR_TC (1u << 6)
-#define USART_ISR_TXE (1u << 7)
 #define HSI_HZ 64000000u
+#define HSE_WAIT_LOOPS 2000000u /* about 0.1 s at the 64 MHz HSI */
 
 /* Cortex-M7 system registers */
-#define SCB_VTOR REG32(0xE000ED08u)
 #define SCB_CCR REG32(0xE000ED14u)
 #define SCB_CCSIDR REG32(0xE000ED80u)
 #define SCB_CSSELR REG32(0xE000ED84u)
-#define SCB_CPACR REG32(0xE000ED88u)
 #define SCB_ICIALLU REG32(0xE000EF50u)
 #define SCB_DCISW REG32(0xE000EF60u)
 #define SCB_CCR_DC (1u << 16)
 #define SCB_CCR_IC (1u << 17)
-#define DHCSR REG32(0xE000EDF0u)
-#define DEMCR REG32(0xE000EDFCu)
-#define DEMCR_TRCENA (1u << 24)
-#define DWT_CTRL REG32(0xE0001000u)
-#define DWT_CYCCNT REG32(0xE0001004u)
-#define DWT_LAR REG32(0xE0001FB0u)
-#define DWT_LAR_KEY 0xC5ACCE55u
-#define SYST_CSR REG32(0xE000E010u)
-#define SYST_RVR REG32(0xE000E014u)
-#define SYST_CVR REG32(0xE000E018u)
 
 static uint32_t core_hz = HSI_HZ;
 static uint32_t clock_src_hz;
@@ -203,24 +184,6 @@ static void set_flash_wait_states(uint32_t hclk)
     flash_ws = ws;
 }
 
-static uint32_t start_source(void)
-{
-    if (BOARD_HSE_HZ == 0u) {
-        return HSI_HZ;
-    }
-    RCC_CR |= RCC_CR_HSEBYP;
-    RCC_CR |= RCC_CR_HSEON;
-    for (uint32_t i = 0; i < 2000000u; i++) {
-        if (RCC_CR & RCC_CR_HSERDY) {
-            return BOARD_HSE_HZ;
-        }
-    }
-    /* No clock on OSC_IN (MCO not bridged?): fall back and say so in the banner. */
-    RCC_CR &= ~RCC_CR_HSEON;
-    hse_failed = 1;
-    return HSI_HZ;
-}
-
 static void clock_init(void)
 {
     uint32_t want = BOARD_CORE_HZ;
@@ -233,7 +196,7 @@ static void clock_init(void)
     uint32_t hclk_max = vos0 ? 240000000u : 200000000u;
 
     power_up(vos0);
-    uint32_t src = start_source();
+    uint32_t src = stm32_pll_source_hz(RCC_BASE, BOARD_HSE_HZ, HSI_HZ, HSE_WAIT_LOOPS, &hse_failed);
     clock_src_hz = src;
 
     /* Reference near 2 MHz (PLL1RGE range 2-4 MHz), wide VCO (192 MHz up). */
@@ -310,49 +273,14 @@ static void caches_init(void)
 #endif
 }
 
-static uint32_t cyc_high, cyc_last;
-
-/* Fold CYCCNT wraps into the high word; interrupts masked so the SysTick
- * handler and a foreground read cannot both count one wrap. */
-static uint64_t counter_extend(void)
-{
-    uint32_t primask;
-    __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
-    uint32_t now = DWT_CYCCNT;
-    if (now < cyc_last) {
-        cyc_high++;
-    }
-    cyc_last = now;
-    uint64_t value = ((uint64_t)cyc_high << 32) | now;
-    __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
-    return value;
-}
-
-void systick_handler(void)
-{
-    (void)counter_extend();
-}
-
-static void counter_init(void)
-{
-    DEMCR |= DEMCR_TRCENA;
-    DWT_LAR = DWT_LAR_KEY; /* Cortex-M7 DWT is behind the CoreSight lock */
-    DWT_CYCCNT = 0;
-    DWT_CTRL |= 1u; /* CYCCNTENA */
-    cyc_high = cyc_last = 0;
-    SYST_RVR = 0x00FFFFFFu;
-    SYST_CVR = 0;
-    SYST_CSR = 7u; /* processor clock, interrupt, enable */
-}
-
 static void uart_init(void)
 {
     RCC_AHB4ENR |= 1u << PORT_D;
     RCC_D2CCIP2R = (RCC_D2CCIP2R & ~7u) | 3u; /* USART234578SEL = hsi_ker_ck */
     RCC_APB1LENR |= 1u << 18;                 /* USART3EN */
     (void)RCC_APB1LENR;
-    GPIO_MODER(PORT_D) = (GPIO_MODER(PORT_D) & ~(0xFu << 16)) | (0xAu << 16); /* PD8, PD9: AF */
-    GPIO_AFRH(PORT_D) = (GPIO_AFRH(PORT_D) & ~0xFFu) | 0x77u;                  /* AF7 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_D), 8, 7); /* PD8 = USART3_TX, AF7 */
+    stm32_gpio_alternate(GPIO_BASE(PORT_D), 9, 7); /* PD9 = USART3_RX, AF7 */
     USART_CR1 = 0;
     USART_BRR = (HSI_HZ + BOARD_UART_BAUD / 2) / BOARD_UART_BAUD;
     USART_CR1 = USART_CR1_TE | USART_CR1_UE;
@@ -363,111 +291,57 @@ static void window_init(void)
 {
     RCC_AHB4ENR |= 1u << BOARD_WINDOW_PORT;
     (void)RCC_AHB4ENR;
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16); /* idle low */
-    GPIO_OSPEEDR(BOARD_WINDOW_PORT) |= 3u << (2 * BOARD_WINDOW_PIN);
-    GPIO_MODER(BOARD_WINDOW_PORT) =
-        (GPIO_MODER(BOARD_WINDOW_PORT) & ~(3u << (2 * BOARD_WINDOW_PIN))) | (1u << (2 * BOARD_WINDOW_PIN));
-}
-
-static void puts_raw(const char *s)
-{
-    while (*s) {
-        board_putc(*s++);
-    }
-}
-
-static void put_u32(uint32_t v)
-{
-    char buf[11];
-    int n = 0;
-    do {
-        buf[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v);
-    while (n) {
-        board_putc(buf[--n]);
-    }
+    stm32_gpio_output_low(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN); /* idle low */
 }
 
 void board_init(void)
 {
-    SCB_CPACR |= 0xFu << 20; /* FPU (CP10, CP11) before any FP instruction */
-    /* VTOR follows BOOT_ADD0 after reset; state it so SysTick never depends on option bytes. */
-    SCB_VTOR = (uint32_t)vector_table;
-    dsb_isb();
+    cortex_m_fpu_on_and_vtor(vector_table); /* FPU before any FP instruction; VTOR not left to option bytes */
     uart_init();             /* kernel clock is the HSI: usable before the PLL */
     clock_init();
     caches_init();
     window_init();
-    counter_init();
+    int dwt_ok = dwt_counter_start(1); /* the Cortex-M7 DWT is behind the CoreSight lock */
     /* One unframed line for the log (the host keeps it, never parses it). */
-    puts_raw("board: stm32h743 rev=0x");
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 12; i >= 0; i -= 4) {
-        board_putc(hex[(rev_id >> i) & 0xFu]);
-    }
-    puts_raw(" sysclk=");
-    put_u32(core_hz);
-    puts_raw(hse_failed ? " src=hsi(hse-bypass-failed)" : (clock_src_hz == HSI_HZ ? " src=hsi" : " src=hse-bypass"));
-    puts_raw(" vos=");
-    put_u32(vos_used);
-    puts_raw(" flash_ws=");
-    put_u32(flash_ws);
-    puts_raw(" icache=");
-    put_u32(BOARD_ICACHE);
-    puts_raw(" dcache=");
-    put_u32(BOARD_DCACHE);
-    puts_raw(" window=P");
-    board_putc((char)('A' + BOARD_WINDOW_PORT));
-    put_u32(BOARD_WINDOW_PIN);
-    puts_raw("\r\n");
+    board_puts("board: stm32h743 rev=0x");
+    board_put_hex(rev_id, 4);
+    board_put_field("sysclk", core_hz);
+    stm32_put_clock_source("hsi", clock_src_hz != HSI_HZ, hse_failed);
+    board_put_field("vos", vos_used);
+    board_put_field("flash_ws", flash_ws);
+    board_put_field("icache", BOARD_ICACHE);
+    board_put_field("dcache", BOARD_DCACHE);
+    board_put_banner_end(BOARD_WINDOW_PORT, BOARD_WINDOW_PIN, dwt_ok);
 }
 
 void board_putc(char c)
 {
-    if (!uart_ready) {
-        return; /* a fault before uart_init must not hang on an unclocked USART */
+    if (uart_ready) { /* a fault before uart_init must not hang on an unclocked UART */
+        stm32_uart_putc(UART_STATUS, UART_DATA, c);
     }
-    while (!(USART_ISR & USART_ISR_TXE)) {
-    }
-    USART_TDR = (uint8_t)c;
 }
 
 uint64_t board_counter_read(void)
 {
-    return counter_extend();
+    return dwt_counter_read();
 }
 
 const char *board_counter_name(void) { return "dwt_cyccnt"; }
 uint32_t board_counter_hz(void) { return core_hz; }
 uint32_t board_core_hz(void) { return core_hz; }
 
-void board_window_begin(void)
-{
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << BOARD_WINDOW_PIN;
-}
+void board_window_begin(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 1); }
 
-void board_window_end(void)
-{
-    GPIO_BSRR(BOARD_WINDOW_PORT) = 1u << (BOARD_WINDOW_PIN + 16);
-}
+void board_window_end(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 0); }
 
 void board_exit(int code)
 {
     window_init(); /* a fault inside a window must not leave the pin high */
     if (code != 0) {
-        /* Unframed on purpose: the host target reads it as a crash. */
-        puts_raw("bench: exit ");
-        put_u32((uint32_t)code);
-        puts_raw(code == 2 ? " (fault handler)\r\n" : "\r\n");
+        board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
     }
-    while (uart_ready && !(USART_ISR & USART_ISR_TC)) {
+    if (uart_ready) {
+        stm32_uart_drain(UART_STATUS);
     }
-    /* Park. With a debugger attached stay awake so the probe keeps access;
-     * otherwise sleep to stop drawing run current. */
-    for (;;) {
-        if (!(DHCSR & 1u)) {
-            __asm__ volatile("wfi");
-        }
-    }
+    board_park();
 }

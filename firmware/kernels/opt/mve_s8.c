@@ -54,6 +54,49 @@ dot_2x2(const int8_t *w0, const int8_t *w1, const int8_t *xa, const int8_t *xb, 
 }
 
 /*
+ * The fast requantization (opt_requant.h) of four lanes whose channels are
+ * r + ch_off[i] (lanes off in pr are not read): VQRDMULH is SMMULR(2a, m),
+ * then the same saturating add, arithmetic shift and clamp.
+ */
+static inline __attribute__((always_inline)) int32x4_t
+requant_fast4(int32x4_t acc, const opt_rq_t *r, uint32x4_t ch_off, mve_pred16_t pr)
+{
+    const uint32x4_t offs = vmulq_n_u32(ch_off, (uint32_t)sizeof(opt_rq_t));
+    const int32x4_t mult = vldrwq_gather_offset_z_s32(&r->mult, offs, pr);
+    const int32x4_t bias_round = vldrwq_gather_offset_z_s32(&r->bias_round, offs, pr);
+    const int32x4_t right = vldrwq_gather_offset_z_s32(&r->right, offs, pr);
+    const int32x4_t x = vqrdmulhq_s32(acc, mult);
+    const int32x4_t y = vqaddq_s32(x, vaddq_s32(bias_round, vshrq_n_s32(x, 31)));
+    const int32x4_t z = vshlq_s32(y, vnegq_s32(right)); /* arithmetic shift right by each lane's amount */
+    return vmaxq_s32(vminq_s32(z, vdupq_n_s32(127)), vdupq_n_s32(-128));
+}
+
+/*
+ * A 2x2 tile's four outputs: in the fast mode one vector, lanes (A, oc),
+ * (A, oc + 1), (B, oc), (B, oc + 1), scattered to out_a + {0, 1, out_c,
+ * out_c + 1}; else (or a lone last pixel) one at a time.
+ */
+static inline __attribute__((always_inline)) void
+store_2x2(const int32_t *acc, int8_t *out_a, int32_t oc, int32_t out_c, int two, opt_rq_mode_t mode,
+          const conv_params_t *p, const quant_params_t *q)
+{
+    if (mode == OPT_RQ_FAST && two) {
+        const int32x4_t v = vsetq_lane_s32(acc[3], vsetq_lane_s32(acc[1], vsetq_lane_s32(acc[2],
+                                                                  vdupq_n_s32(acc[0]), 1), 2), 3);
+        const uint32x4_t ch_off = vandq_u32(vidupq_n_u32(0, 1), vdupq_n_u32(1)); /* 0 1 0 1 */
+        vstrbq_scatter_offset_s32(out_a + oc, vaddq_u32(ch_off, vmulq_n_u32(vshrq_n_u32(vidupq_n_u32(0, 1), 1), (uint32_t)out_c)),
+                                  requant_fast4(v, &opt_rq_table[oc], ch_off, vctp32q(4)));
+        return;
+    }
+    out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
+    out_a[oc + 1] = opt_requant(acc[2], oc + 1, mode, p, q);
+    if (two) {
+        out_a[out_c + oc] = opt_requant(acc[1], oc, mode, p, q);
+        out_a[out_c + oc + 1] = opt_requant(acc[3], oc + 1, mode, p, q);
+    }
+}
+
+/*
  * Requantize four lanes holding channels ch + lane[i] and store them to
  * o[ch + lane[i]]; lanes with lane[i] >= n (past the last channel) are left.
  */
@@ -63,16 +106,7 @@ requant_lanes(int32x4_t acc, int8_t *o, int32_t ch, uint32x4_t lane, int32_t n, 
 {
     const mve_pred16_t pr = vcmphiq_u32(vdupq_n_u32((uint32_t)n), lane);
     if (mode == OPT_RQ_FAST) {
-        const opt_rq_t *r = &opt_rq_table[ch];
-        const uint32x4_t offs = vmulq_n_u32(lane, (uint32_t)sizeof(opt_rq_t));
-        const int32x4_t mult = vldrwq_gather_offset_z_s32(&r->mult, offs, pr);
-        const int32x4_t bias_round = vldrwq_gather_offset_z_s32(&r->bias_round, offs, pr);
-        const int32x4_t right = vldrwq_gather_offset_z_s32(&r->right, offs, pr);
-        const int32x4_t x = vqrdmulhq_s32(acc, mult);
-        int32x4_t y = vqaddq_s32(x, vaddq_s32(bias_round, vshrq_n_s32(x, 31)));
-        y = vshlq_s32(y, vnegq_s32(right)); /* arithmetic shift right by each lane's amount */
-        y = vmaxq_s32(vminq_s32(y, vdupq_n_s32(127)), vdupq_n_s32(-128));
-        vstrbq_scatter_offset_p_s32(o + ch, lane, y, pr);
+        vstrbq_scatter_offset_p_s32(o + ch, lane, requant_fast4(acc, &opt_rq_table[ch], lane, pr), pr);
         return;
     }
     int32_t a[4];

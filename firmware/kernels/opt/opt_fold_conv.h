@@ -5,6 +5,9 @@
  * per requantization mode:
  *
  *   dot_2x2(w0, w1, xa, xb, k, acc)  acc[0..3] += (w0.xa, w0.xb, w1.xa, w1.xb)
+ *   store_2x2(acc, out_a, oc, out_c, two, mode, p, q)
+ *       requantize the tile into out_a[oc], out_a[oc + 1] and (two) the same
+ *       channels of the next pixel, out_c bytes further
  *   dw_block(s, wb, b, o, ch, n, c, row, kw, fy0, fy1, fx0, fx1, fold, mode, p, q)
  *       n (<= OPT_DW_BLOCK) channels from ch of one output pixel over the
  *       clipped taps, requantized into o; fold: the offset is in the bias b
@@ -66,12 +69,7 @@ conv_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims
                 acc[0] = acc[1] = opt_bias_fold[oc];
                 acc[2] = acc[3] = opt_bias_fold[oc + 1];
                 dot_2x2(w, w + k, xa, xb, k, acc);
-                out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
-                out_a[oc + 1] = opt_requant(acc[2], oc + 1, mode, p, q);
-                if (two) {
-                    out_b[oc] = opt_requant(acc[1], oc, mode, p, q);
-                    out_b[oc + 1] = opt_requant(acc[3], oc + 1, mode, p, q);
-                }
+                store_2x2(acc, out_a, oc, out_c, two, mode, p, q);
             }
             if (oc < oc_end) { /* a group's odd last channel */
                 acc[0] = acc[1] = opt_bias_fold[oc];

@@ -39,6 +39,18 @@ dot_2x2(const int8_t *w0, const int8_t *w1, const int8_t *xa, const int8_t *xb, 
     acc[3] = a11;
 }
 
+static inline __attribute__((always_inline)) void
+store_2x2(const int32_t *acc, int8_t *out_a, int32_t oc, int32_t out_c, int two, opt_rq_mode_t mode,
+          const conv_params_t *p, const quant_params_t *q)
+{
+    out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
+    out_a[oc + 1] = opt_requant(acc[2], oc + 1, mode, p, q);
+    if (two) {
+        out_a[out_c + oc] = opt_requant(acc[1], oc, mode, p, q);
+        out_a[out_c + oc + 1] = opt_requant(acc[3], oc + 1, mode, p, q);
+    }
+}
+
 /*
  * Channels ch..ch+3 (n of them real, 1..4) of one output pixel over taps
  * [fy0, fy1) x [fx0, fx1): s is the first tap's channel ch, wb its weights

@@ -159,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_runs:
         run_dirs = sorted({p.parent for p in args.from_runs.glob("**/results.csv")})
         out = args.from_runs
+        if not run_dirs:
+            print(f"error: no results.csv under {args.from_runs} (expected <dir>/<library>/ or "
+                  "<dir>/<board>/<library>/)", file=sys.stderr)
+            return 2
     else:
         out = args.out or ROOT / "runs" / "kernel_efficiency" / time.strftime("%Y-%m-%d_%H-%M-%S")
         boards = [b.strip() for b in args.board.split(",") if b.strip()]

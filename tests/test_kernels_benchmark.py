@@ -59,3 +59,9 @@ def test_across_cores_table(tmp_path, capsys):
     assert cores.loc[("qemu_m3", "standard"), "opt/cmsis_nn worst"] == 1.5      # std_a: 3.0 / 2.0
     assert cores.loc[("qemu_m55", "standard"), "opt/cmsis_nn worst"] == 0.5     # max(0.25, 0.5)
     assert cores.loc[("qemu_m3", "depthwise"), "opt/cmsis_nn median"] == 1.25
+
+
+def test_from_runs_without_results_is_a_one_line_error(tmp_path, capsys):
+    assert _module().main(["--from-runs", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no results.csv under") and err.count("\n") == 1

@@ -14,34 +14,10 @@
  * 20 MHz MAINCLK (measured: a 2,000,000-instruction loop under -icount
  * shift=7 read 5,120,000 ticks, 50 ns a tick). Instructions, not cycles.
  */
-#include <stdint.h>
+#define MPS_UART0_BASE 0x50200000u
+#define MPS_TIMER0_BASE 0x50000000u
+#define MPS_TIMER0_IRQ 3u
+#define MPS_SYSCLK_HZ 20000000u
+#define MPS_COUNTER_NAME "iotkit_timer0"
 
-#include "../common/mps_cmsdk.h"
-#include "board.h"
-
-#define UART0_BASE 0x50200000u
-#define TIMER0_BASE 0x50000000u
-#define TIMER0_IRQ 3u
-#define SYSCLK_HZ 20000000u
-
-static volatile uint32_t timer_wraps;
-
-void timer0_irq_handler(void) { cmsdk_timer_wrapped(TIMER0_BASE, &timer_wraps); }
-
-void board_init(void)
-{
-    cmsdk_uart_init(UART0_BASE);
-    cmsdk_timer_start(TIMER0_BASE, TIMER0_IRQ);
-}
-
-void board_putc(char c) { cmsdk_uart_putc(UART0_BASE, c); }
-uint64_t board_counter_read(void) { return cmsdk_timer_read64(TIMER0_BASE, &timer_wraps); }
-
-const char *board_counter_name(void) { return "iotkit_timer0"; }
-uint32_t board_counter_hz(void) { return SYSCLK_HZ; }
-uint32_t board_core_hz(void) { return SYSCLK_HZ; }
-
-void board_window_begin(void) {}
-void board_window_end(void) {}
-
-void board_exit(int code) { semihosting_exit(code); }
+#include "../common/mps_cmsdk_board.h"

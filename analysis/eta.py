@@ -190,7 +190,9 @@ def operator_summary(table: pd.DataFrame) -> pd.DataFrame:
             "weight_bytes_max": grp["weight_bytes"].max(),
             "peak_activation_bytes_max": grp["peak_activation_bytes"].max(),
         })
-    return summary.merge(pd.DataFrame(rows), on=["board", "kernels", "op", "eta_provenance"], how="left")
+    keys = ["board", "kernels", "op", "eta_provenance"]
+    extra = pd.DataFrame(rows) if rows else pd.DataFrame(columns=keys)  # no convolution: nothing to add
+    return summary.merge(extra, on=keys, how="left")
 
 
 def trends(table: pd.DataFrame) -> pd.DataFrame:

@@ -189,6 +189,9 @@ def _result(results: pd.DataFrame, table: pd.DataFrame, figures) -> Section:
     if len(rows):
         s.items(sentences(table, rows))
         s.table(rows[HEADLINE_COLUMNS])
+    elif not table["op"].isin(CONV_OPS).any():
+        s.p("These runs measure no convolution, so there is no eta_op (it compares convolutions); "
+            "each operator's cost is in the tables below.")
     else:
         s.p("No convolution has an eta_op in these runs (no matched standard conv measured).")
     if figures:
@@ -311,8 +314,8 @@ def _fmt(df: pd.DataFrame) -> str:
     return df.to_markdown(index=False, floatfmt=".3g") if len(df) else "_(none)_"
 
 
-def render_markdown(sections: list[Section], out_dir: Path) -> str:
-    lines = ["# Operator efficiency report", ""]
+def render_markdown(sections: list[Section], out_dir: Path, title: str = "Operator efficiency report") -> str:
+    lines = [f"# {title}", ""]
     for sec in sections:
         lines += [f"## {sec.title}", ""]
         if sec.folded:
@@ -370,10 +373,11 @@ def _html_table(df: pd.DataFrame) -> str:
             "</table></div>")
 
 
-def render_html(sections: list[Section]) -> str:
+def render_html(sections: list[Section], title: str = "Operator efficiency report") -> str:
     """One self-contained file: every image is embedded as a base64 data URI."""
-    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>Operator efficiency report</title>",
-             f"<style>{CSS}</style></head><body><h1>Operator efficiency report</h1>"]
+    t = html.escape(title)
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + t + "</title>",
+             f"<style>{CSS}</style></head><body><h1>{t}</h1>"]
     for sec in sections:
         parts.append(f"<section class='{html.escape(sec.title.split()[0].lower())}'>"
                      f"<h2>{html.escape(sec.title)}</h2>")

@@ -31,6 +31,8 @@ COMMANDS = {
     "characterize": ("bench.commands.characterize:main", "adaptive sampling: measure, fit, add the shapes the predictor knows worst, repeat"),
     "list": ("bench.commands.listing:main", "ops, boards, sweeps, kernel libraries, cores, power monitors, budgets, families"),
     "search": ("analysis.design.cli:search_main", "rank block designs for a layer slot on a board: Pareto front of predicted energy vs params/MACs"),
+    "profile": ("bench.commands.profile:main",
+                "a .tflite layer by layer on a board: each operator bit-exact with the model's data; report"),
     "scale": ("analysis.design.cli:scale_main", "solve PhiNet/XiNet hyperparameters for a board's flash, RAM and MACs/energy/latency budgets"),
 }
 

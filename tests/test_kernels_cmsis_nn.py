@@ -45,6 +45,11 @@ typedef struct { int32_t input_offset; int32_t output_offset; cmsis_nn_tile stri
 typedef struct { int32_t input_offset; int32_t output_offset; int32_t ch_mult; cmsis_nn_tile stride;
                  cmsis_nn_tile padding; cmsis_nn_tile dilation; cmsis_nn_activation activation; }
     cmsis_nn_dw_conv_params;
+typedef struct { int32_t multiplier; int32_t shift; } cmsis_nn_per_tensor_quant_params;
+typedef struct { cmsis_nn_tile stride; cmsis_nn_tile padding; cmsis_nn_activation activation; }
+    cmsis_nn_pool_params;
+typedef struct { int32_t input_offset; int32_t filter_offset; int32_t output_offset;
+                 cmsis_nn_activation activation; } cmsis_nn_fc_params;
 """
 STAND_IN_FUNCTIONS = {
     "arm_convolve_wrapper_s8": """\
@@ -65,6 +70,43 @@ arm_cmsis_nn_status arm_depthwise_conv_wrapper_s8(const cmsis_nn_context *ctx,
     "arm_depthwise_conv_wrapper_s8_get_buffer_size": """\
 int32_t arm_depthwise_conv_wrapper_s8_get_buffer_size(const cmsis_nn_dw_conv_params *dw_conv_params,
     const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims, const cmsis_nn_dims *output_dims);""",
+    "arm_elementwise_add_s8": """\
+arm_cmsis_nn_status arm_elementwise_add_s8(const int8_t *input_1_vect, const int8_t *input_2_vect,
+    const int32_t input_1_offset, const int32_t input_1_mult, const int32_t input_1_shift,
+    const int32_t input_2_offset, const int32_t input_2_mult, const int32_t input_2_shift,
+    const int32_t left_shift, int8_t *output, const int32_t out_offset, const int32_t out_mult,
+    const int32_t out_shift, const int32_t out_activation_min, const int32_t out_activation_max,
+    const int32_t block_size);""",
+    "arm_elementwise_mul_s8": """\
+arm_cmsis_nn_status arm_elementwise_mul_s8(const int8_t *input_1_vect, const int8_t *input_2_vect,
+    const int32_t input_1_offset, const int32_t input_2_offset, int8_t *output, const int32_t out_offset,
+    const int32_t out_mult, const int32_t out_shift, const int32_t out_activation_min,
+    const int32_t out_activation_max, const int32_t block_size);""",
+    "arm_avgpool_s8": """\
+arm_cmsis_nn_status arm_avgpool_s8(const cmsis_nn_context *ctx, const cmsis_nn_pool_params *pool_params,
+    const cmsis_nn_dims *input_dims, const int8_t *input_data, const cmsis_nn_dims *filter_dims,
+    const cmsis_nn_dims *output_dims, int8_t *output_data);""",
+    "arm_avgpool_s8_get_buffer_size": """\
+int32_t arm_avgpool_s8_get_buffer_size(const int dim_dst_width, const int ch_src);""",
+    "arm_max_pool_s8": """\
+arm_cmsis_nn_status arm_max_pool_s8(const cmsis_nn_context *ctx, const cmsis_nn_pool_params *pool_params,
+    const cmsis_nn_dims *input_dims, const int8_t *input_data, const cmsis_nn_dims *filter_dims,
+    const cmsis_nn_dims *output_dims, int8_t *output_data);""",
+    "arm_fully_connected_s8": """\
+arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx, const cmsis_nn_fc_params *fc_params,
+    const cmsis_nn_per_tensor_quant_params *quant_params, const cmsis_nn_dims *input_dims,
+    const int8_t *input_data, const cmsis_nn_dims *filter_dims, const int8_t *filter_data,
+    const cmsis_nn_dims *bias_dims, const int32_t *bias_data, const cmsis_nn_dims *output_dims,
+    int8_t *output_data);""",
+    "arm_fully_connected_per_channel_s8": """\
+arm_cmsis_nn_status arm_fully_connected_per_channel_s8(const cmsis_nn_context *ctx,
+    const cmsis_nn_fc_params *fc_params, const cmsis_nn_per_channel_quant_params *quant_params,
+    const cmsis_nn_dims *input_dims, const int8_t *input_data, const cmsis_nn_dims *filter_dims,
+    const int8_t *filter_data, const cmsis_nn_dims *bias_dims, const int32_t *bias_data,
+    const cmsis_nn_dims *output_dims, int8_t *output_data);""",
+    "arm_softmax_s8": """\
+void arm_softmax_s8(const int8_t *input, const int32_t num_rows, const int32_t row_size, const int32_t mult,
+    const int32_t shift, const int32_t diff_min, int8_t *output);""",
 }
 
 
@@ -147,5 +189,21 @@ def test_real_cmsis_nn_bit_exact(compose_cfg, tmp_path, have_qemu_toolchain, iso
     results = pd.read_csv(tmp_path / "results.csv")
     assert (results["kernels"] == "cmsis_nn").all()
     assert (results["kernels_version"].astype(str) != "unknown").all()
+    bad = results[results["status"] != "ok"]
+    assert bad.empty, bad[["case_id", "status", "mismatches", "detail"]].to_string()
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("seed", [1, 2])  # zero points -128 and 127
+def test_real_cmsis_nn_elementwise_and_pooling_bit_exact(seed, compose_cfg, tmp_path, have_qemu_toolchain,
+                                                         isolated_cache):
+    """CMSIS-NN's add, mul, avg and max pool through the adapter (all-positive and all-negative ranges)."""
+    path = os.environ.get("CMSIS_NN_PATH")
+    if not path:
+        pytest.skip("set CMSIS_NN_PATH to a CMSIS-NN checkout to run kernels=cmsis_nn on QEMU")
+    cfg = compose_cfg("board=qemu_m7", "kernels=cmsis_nn", f"kernels.cmsis_nn_path={path}", "op=elementwise",
+                      "sweep=smoke", f"sweep.seed={seed}", "run.report=false", "run.instruction_mix=false")
+    pipeline.run_benchmark(cfg, tmp_path)
+    results = pd.read_csv(tmp_path / "results.csv")
     bad = results[results["status"] != "ok"]
     assert bad.empty, bad[["case_id", "status", "mismatches", "detail"]].to_string()

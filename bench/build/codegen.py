@@ -31,12 +31,12 @@ def _extra_op_case(i: int, g: GeneratedCase, entries: list[str]) -> str:
     parameters fill ``ew`` (element-wise) or ``pool`` (pooling).
     """
     from bench.cases.spec import POOL_OPS
-    from bench.cases.elementwise import EW_FIELDS, POOL_FIELDS
+    from bench.cases.elementwise import EW_FIELDS, POOL_FIELDS, SOFTMAX_FIELDS
 
     s = g.spec
     if g.op_params is None:
         raise ConfigError(f"{s.case_id}: generated without its {s.op} parameters")
-    fields = POOL_FIELDS if s.op in POOL_OPS else EW_FIELDS
+    fields = POOL_FIELDS if s.op in POOL_OPS else SOFTMAX_FIELDS if s.op == "softmax" else EW_FIELDS
     values = [int(v) for v in g.op_params]
     if len(values) != len(fields):
         raise ConfigError(f"{s.case_id}: {len(values)} parameters, {s.op} takes {len(fields)}")
@@ -48,13 +48,22 @@ def _extra_op_case(i: int, g: GeneratedCase, entries: list[str]) -> str:
         second = f"input2_{i}"
     text += _array("int8_t", f"golden_{i}", g.golden, "BENCH_GOLDEN")
     params = "{" + ", ".join(map(str, values)) + "}"
-    ew, pool = ("{0}", params) if s.op in POOL_OPS else (params, "{0}")
+    structs = {"ew": "{0}", "pool": "{0}", "softmax": "{0}"}
+    structs["pool" if s.op in POOL_OPS else "softmax" if s.op == "softmax" else "ew"] = params
     entries.append(
         f'    {{"{s.case_id}", {OP_CODES[s.op]},\n'
-        f"     {{{g.input_offset}, {g.output_zero_point}, {s.stride}, {s.stride}, {s.pad_h}, {s.pad_w}, -128, 127}},\n"
-        f"     {{{s.h}, {s.w}, {s.c_in}}}, {{{s.k}, {s.k}, {s.c_in}}}, {{{s.out_h}, {s.out_w}, {s.c_out}}},\n"
-        f"     input_{i}, {second}, 0, {{0, 0}}, golden_{i}, {ew}, {pool}}},\n")
+        f"     {_conv_params(g)},\n"
+        f"     {{{s.h}, {s.w}, {s.c_in}}}, {{{s.kernel_h}, {s.kernel_w}, {s.c_in}}}, {{{s.out_h}, {s.out_w}, {s.c_out}}},\n"
+        f"     input_{i}, {second}, 0, {{0, 0}}, golden_{i}, {structs['ew']}, {structs['pool']}, {structs['softmax']}}},\n")
     return text
+
+
+def _conv_params(g: GeneratedCase) -> str:
+    """conv_params_t: offsets, strides, padding, the output clamp, dilation."""
+    s = g.spec
+    lo, hi = g.act_range
+    return (f"{{{g.input_offset}, {g.output_zero_point}, {s.stride_h}, {s.stride_w}, {s.pad_h}, {s.pad_w}, "
+            f"{lo}, {hi}, {s.dilation_h}, {s.dilation_w}}}")
 
 
 def cases_c(cases: Sequence[GeneratedCase]) -> str:
@@ -75,9 +84,9 @@ def cases_c(cases: Sequence[GeneratedCase]) -> str:
         filter_c = s.c_out if s.op == "depthwise" else s.c_in // s.groups
         entries.append(
             f'    {{"{s.case_id}", {OP_CODES[s.op]},\n'
-            f"     {{{g.input_offset}, {g.output_zero_point}, {s.stride}, {s.stride}, {s.pad_h}, {s.pad_w}, -128, 127}},\n"
-            f"     {{{s.h}, {s.w}, {s.c_in}}}, {{{s.k}, {s.k}, {filter_c}}}, {{{s.out_h}, {s.out_w}, {s.c_out}}},\n"
-            f"     input_{i}, filter_{i}, bias_{i}, {{mult_{i}, shift_{i}}}, golden_{i}, {{0}}, {{0}}}},\n")
+            f"     {_conv_params(g)},\n"
+            f"     {{{s.h}, {s.w}, {s.c_in}}}, {{{s.kernel_h}, {s.kernel_w}, {filter_c}}}, {{{s.out_h}, {s.out_w}, {s.c_out}}},\n"
+            f"     input_{i}, filter_{i}, bias_{i}, {{mult_{i}, shift_{i}}}, golden_{i}, {{0}}, {{0}}, {{0}}}},\n")
     out_len = max(g.spec.output_bytes for g in cases)
     parts.append("const bench_case_t bench_cases[] = {\n" + "".join(entries) + "};\n")
     parts.append(f"const uint32_t bench_case_count = {len(cases)};\n")

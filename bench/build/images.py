@@ -105,6 +105,19 @@ def region_capacity(settings: BuildSettings) -> dict[str, int]:
     return cap
 
 
+def too_large(spec: CaseSpec, settings: BuildSettings, capacity: Mapping[str, int] | None = None) -> str | None:
+    """Why this case fits no image of the board (a region it alone overflows), or None."""
+    capacity = capacity or region_capacity(settings)
+    need = region_demand(spec, settings.placement)
+    activations = settings.placement["activations"]
+    need[activations] = need.get(activations, 0) + spec.output_bytes
+    for region, n in need.items():
+        if n > capacity[region]:
+            return (f"case {spec.case_id} needs {n / 1024:.0f} KiB in {region} but board "
+                    f"{settings.board} has {capacity[region] / 1024:.0f} KiB there for cases")
+    return None
+
+
 def plan_images(specs: Sequence[CaseSpec], settings: BuildSettings, jobs: int = 1) -> list[list[CaseSpec]]:
     """Pack cases into as few images as fit, and at least ``jobs`` when there are enough cases.
 
@@ -115,14 +128,10 @@ def plan_images(specs: Sequence[CaseSpec], settings: BuildSettings, jobs: int = 
     capacity = region_capacity(settings)
     activations = settings.placement["activations"]
     for spec in specs:
-        need = region_demand(spec, settings.placement)
-        need[activations] = need.get(activations, 0) + spec.output_bytes
-        for region, n in need.items():
-            if n > capacity[region]:
-                raise FirmwareTooLarge(
-                    f"case {spec.case_id} needs {n / 1024:.0f} KiB in {region} but board "
-                    f"{settings.board} has {capacity[region] / 1024:.0f} KiB there for cases; "
-                    f"use a smaller shape, or place its tensors elsewhere (board.placement)")
+        problem = too_large(spec, settings, capacity)
+        if problem:
+            raise FirmwareTooLarge(f"{problem}; use a smaller shape, or place its tensors elsewhere "
+                                   "(board.placement)")
     order = sorted(range(len(specs)), key=lambda i: -specs[i].macs)
     n_images = max(1, min(jobs, len(specs)))
     while True:
@@ -157,8 +166,11 @@ def plan_images(specs: Sequence[CaseSpec], settings: BuildSettings, jobs: int = 
 
 
 # Reference kernels linked into every library's image (kernels.h declares them):
-# the element-wise and pooling operators, which no other library implements yet.
-SHARED_REF_SOURCES = ("elementwise_s8.c", "pooling_s8.c")
+# the element-wise, pooling, fully-connected and softmax operators, which no other
+# library implements yet, and the dilated convolutions (opt has no dilated
+# paths). Unused ones are dropped by --gc-sections.
+SHARED_REF_SOURCES = ("elementwise_s8.c", "pooling_s8.c", "fully_connected_s8.c", "softmax_s8.c",
+                      "dilated_conv_s8.c")
 
 
 def _sources(settings: BuildSettings) -> list[Path]:
@@ -171,7 +183,7 @@ def _sources(settings: BuildSettings) -> list[Path]:
     files = []
     for folder in (fw / "runner", kernel_dir, fw / "boards" / "common", board_dir):
         files += sorted(folder.glob("*.c")) + sorted(folder.glob("*.S"))
-    if settings.kernels != "ref":  # every library uses the reference element-wise and pooling kernels
+    if settings.kernels != "ref":  # every library links the shared reference kernels
         files += [fw / "kernels" / "ref" / name for name in SHARED_REF_SOURCES]
     return files + [Path(s) for s in settings.extra_sources]
 

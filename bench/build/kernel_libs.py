@@ -24,9 +24,14 @@ CMSIS_NN_FUNCTIONS = (
     "arm_convolve_wrapper_s8_get_buffer_size",
     "arm_depthwise_conv_wrapper_s8",
     "arm_depthwise_conv_wrapper_s8_get_buffer_size",
+    # model layers (python -m bench profile)
+    "arm_elementwise_add_s8", "arm_elementwise_mul_s8", "arm_avgpool_s8", "arm_avgpool_s8_get_buffer_size",
+    "arm_max_pool_s8", "arm_fully_connected_s8", "arm_fully_connected_per_channel_s8", "arm_softmax_s8",
 )
-# Source folders with the s8 convolution kernels and what they call.
-CMSIS_NN_SOURCE_DIRS = ("Source/ConvolutionFunctions", "Source/NNSupportFunctions")
+# Source folders with the s8 kernels the adapter calls (convolutions; add/mul,
+# pooling, fully connected and softmax for model layers) and what they call.
+CMSIS_NN_SOURCE_DIRS = ("Source/ConvolutionFunctions", "Source/NNSupportFunctions", "Source/BasicMathFunctions",
+                        "Source/PoolingFunctions", "Source/FullyConnectedFunctions", "Source/SoftmaxFunctions")
 # Needed only by some builds, and absent from older versions: the MVE depthwise
 # wrapper (Cortex-M55) turns some depthwise calls into a transpose + conv.
 CMSIS_NN_OPTIONAL_SOURCE_DIRS = ("Source/TransposeFunctions",)

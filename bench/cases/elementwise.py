@@ -53,6 +53,7 @@ EW_FIELDS = ("input1_offset", "input2_offset", "output_offset", "left_shift",
              "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
              "output_multiplier", "output_shift", "act_min", "act_max")
 POOL_FIELDS = ("stride_h", "stride_w", "pad_h", "pad_w", "filter_h", "filter_w", "act_min", "act_max")
+SOFTMAX_FIELDS = ("input_multiplier", "input_left_shift", "diff_min")  # model layers (bench/profile)
 
 # Float ranges of the inputs per recipe (seed % 4): (lo, hi) for input 1 and input 2.
 RECIPES = (

@@ -27,6 +27,9 @@ class GeneratedCase:
     # second input (ADD, MUL; empty otherwise), bias/multiplier/shift are empty and
     # this is the int32 parameter vector of the kernel's parameter struct.
     op_params: np.ndarray | None = None
+    # Output clamp: the fused activation's range in the output's quantization
+    # (a model layer's RELU / RELU6); sweep cases have none.
+    act_range: tuple[int, int] = (-128, 127)
 
     @property
     def input_offset(self) -> int:

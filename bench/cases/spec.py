@@ -33,7 +33,9 @@ EXTRA_OPS = ELEMENTWISE_OPS + POOL_OPS
 ALL_OPS = OPS + EXTRA_OPS
 PADDINGS = ("same", "valid")
 OP_CODES = {"standard": 0, "depthwise": 1, "grouped": 2, "pointwise": 3,
-            "add": 4, "mul": 5, "relu6": 6, "avgpool": 7, "maxpool": 8}
+            "add": 4, "mul": 5, "relu6": 6, "avgpool": 7, "maxpool": 8,
+            # model layers only (bench/profile/layer_spec.py)
+            "fully_connected": 9, "softmax": 10}
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,32 @@ class CaseSpec:
     @property
     def pad_w(self) -> int:
         return _pad_before(self.w, self.k, self.stride, self.padding)
+
+    # Per-axis geometry as the firmware tables take it; a sweep's case is square
+    # (a model's layer need not be: bench/profile/layer_spec.py).
+    @property
+    def kernel_h(self) -> int:
+        return self.k
+
+    @property
+    def kernel_w(self) -> int:
+        return self.k
+
+    @property
+    def stride_h(self) -> int:
+        return self.stride
+
+    @property
+    def stride_w(self) -> int:
+        return self.stride
+
+    @property
+    def dilation_h(self) -> int:
+        return 1
+
+    @property
+    def dilation_w(self) -> int:
+        return 1
 
     # -- counts ------------------------------------------------------------
     @property

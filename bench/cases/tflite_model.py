@@ -45,7 +45,8 @@ class QuantizedConv:
     output_zero_point: int
 
 
-def build_model(case: CaseSpec, q: QuantizedConv) -> bytes:
+def build_model(case: CaseSpec, q: QuantizedConv, dilation: int = 1) -> bytes:
+    """``dilation`` > 1 writes a dilated conv (tests of model layers; sweeps use 1)."""
     b = flatbuffers.Builder(1024 + q.filter.size + 4 * q.bias.size)
     depthwise = case.op == "depthwise"
 
@@ -69,8 +70,8 @@ def build_model(case: CaseSpec, q: QuantizedConv) -> bytes:
         DepthwiseConv2DOptions.AddStrideW(b, case.stride)
         DepthwiseConv2DOptions.AddStrideH(b, case.stride)
         DepthwiseConv2DOptions.AddDepthMultiplier(b, case.c_out // case.c_in)
-        DepthwiseConv2DOptions.AddDilationWFactor(b, 1)
-        DepthwiseConv2DOptions.AddDilationHFactor(b, 1)
+        DepthwiseConv2DOptions.AddDilationWFactor(b, dilation)
+        DepthwiseConv2DOptions.AddDilationHFactor(b, dilation)
         options = DepthwiseConv2DOptions.End(b)
         options_type = BuiltinOptions.DepthwiseConv2DOptions
         code, version = BuiltinOperator.DEPTHWISE_CONV_2D, DEPTHWISE_VERSION
@@ -79,8 +80,8 @@ def build_model(case: CaseSpec, q: QuantizedConv) -> bytes:
         Conv2DOptions.AddPadding(b, padding)
         Conv2DOptions.AddStrideW(b, case.stride)
         Conv2DOptions.AddStrideH(b, case.stride)
-        Conv2DOptions.AddDilationWFactor(b, 1)
-        Conv2DOptions.AddDilationHFactor(b, 1)
+        Conv2DOptions.AddDilationWFactor(b, dilation)
+        Conv2DOptions.AddDilationHFactor(b, dilation)
         options = Conv2DOptions.End(b)
         options_type = BuiltinOptions.Conv2DOptions
         code, version = BuiltinOperator.CONV_2D, CONV_VERSION

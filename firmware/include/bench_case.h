@@ -15,6 +15,8 @@ typedef enum {
     OP_RELU6 = 6,
     OP_AVGPOOL = 7,
     OP_MAXPOOL = 8,
+    OP_FULLY_CONNECTED = 9,
+    OP_SOFTMAX = 10,
 } op_kind_t;
 
 typedef struct {
@@ -32,6 +34,7 @@ typedef struct {
      * convolution reads keep their offsets. */
     elementwise_params_t ew;
     pool_params_t pool;
+    softmax_params_t softmax; /* SOFTMAX only: in_dims {1, rows, depth} */
 } bench_case_t;
 
 extern const bench_case_t bench_cases[];

@@ -125,18 +125,30 @@ static void run_maxpool(const conv_params_t *p, const quant_params_t *q, const d
     bench_kernels.maxpool(&current_case->pool, in_dims, in, out_dims, out);
 }
 
-static conv_fn kernel_for(op_kind_t op)
+static void run_softmax(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
+                        const int8_t *in, const dims_t *filter_dims, const int8_t *filter,
+                        const int32_t *bias, const dims_t *out_dims, int8_t *out)
 {
-    switch (op) {
-    case OP_STANDARD: return bench_kernels.standard;
-    case OP_DEPTHWISE: return bench_kernels.depthwise;
-    case OP_GROUPED: return bench_kernels.grouped;
-    case OP_POINTWISE: return bench_kernels.pointwise;
+    (void)p, (void)q, (void)filter_dims, (void)filter, (void)bias, (void)out_dims;
+    bench_kernels.softmax(&current_case->softmax, in_dims->h * in_dims->w, in_dims->c, in, out);
+}
+
+static conv_fn kernel_for(const bench_case_t *c)
+{
+    /* Dilated layers have their own entries, so an undilated call is unchanged. */
+    const int dilated = c->params.dilation_h > 1 || c->params.dilation_w > 1;
+    switch (c->op) {
+    case OP_STANDARD: return dilated ? bench_kernels.dilated_conv : bench_kernels.standard;
+    case OP_DEPTHWISE: return dilated ? bench_kernels.dilated_depthwise : bench_kernels.depthwise;
+    case OP_GROUPED: return dilated ? bench_kernels.dilated_conv : bench_kernels.grouped;
+    case OP_POINTWISE: return dilated ? bench_kernels.dilated_conv : bench_kernels.pointwise;
     case OP_ADD: return run_add;
     case OP_MUL: return run_mul;
     case OP_RELU6: return run_relu6;
     case OP_AVGPOOL: return run_avgpool;
     case OP_MAXPOOL: return run_maxpool;
+    case OP_FULLY_CONNECTED: return bench_kernels.fully_connected;
+    case OP_SOFTMAX: return run_softmax;
     }
     return NULL;
 }
@@ -212,7 +224,7 @@ static int run_case(uint32_t index, const bench_case_t *c)
 {
     const size_t out_len = (size_t)c->out_dims.h * c->out_dims.w * c->out_dims.c;
     current_case = c;
-    conv_fn fn = kernel_for(c->op);
+    conv_fn fn = kernel_for(c);
     uint64_t sum = 0, min = UINT64_MAX, max = 0;
     uint32_t n = 0;
 #if BENCH_RSE_PPM > 0

@@ -33,7 +33,7 @@ int main(void)
     }
     const dims_t in_dims = {h[1], h[2], h[3]}, filter_dims = {h[4], h[5], h[6]},
                  out_dims = {h[7], h[8], h[9]};
-    const conv_params_t p = {h[10], h[11], h[12], h[13], h[14], h[15], h[16], h[17]};
+    const conv_params_t p = {h[10], h[11], h[12], h[13], h[14], h[15], h[16], h[17], 1, 1};
     const size_t in_n = (size_t)in_dims.h * in_dims.w * in_dims.c;
     const size_t out_n = (size_t)out_dims.h * out_dims.w * out_dims.c;
     const size_t f_n = (size_t)filter_dims.h * filter_dims.w * filter_dims.c *

@@ -35,7 +35,7 @@ static void check(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int
     terms = terms > need ? terms : (int32_t)need;
     const int32_t bias = 0;
     const quant_params_t q = {&mult, &shift};
-    const conv_params_t p = {0, out_off, 1, 1, 0, 0, amin, amax};
+    const conv_params_t p = {0, out_off, 1, 1, 0, 0, amin, amax, 1, 1};
     const opt_rq_mode_t mode = opt_rq_prepare(&q, &p, &bias, 1, terms);
     const int8_t want = requantize_to_s8(acc, mult, shift, out_off, amin, amax);
     int8_t got;

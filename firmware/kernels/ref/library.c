@@ -17,10 +17,14 @@ const kernel_lib_t bench_kernels = {
     .grouped = ref_conv_s8,
     .pointwise = ref_conv_s8,
     .depthwise = ref_depthwise_conv_s8,
+    .dilated_conv = ref_dilated_conv_s8,
+    .dilated_depthwise = ref_dilated_depthwise_conv_s8,
     /* element-wise and pooling: the reference kernels */
     .add = ref_add_s8,
     .mul = ref_mul_s8,
     .relu6 = ref_relu6_s8,
     .avgpool = ref_avgpool_s8,
     .maxpool = ref_maxpool_s8,
+    .fully_connected = ref_fully_connected_s8,
+    .softmax = ref_softmax_s8,
 };

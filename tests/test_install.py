@@ -23,7 +23,7 @@ def test_wheel_install_finds_configs_and_firmware(tmp_path):
                            cwd=elsewhere, capture_output=True, text=True, check=True).stdout.split()
     assert all("site-packages" in p for p in where), where
     assert (Path(where[1]) / "runner" / "main.c").exists()
-    assert (Path(where[1]) / "boards" / "mps2_an500" / "link.ld").exists()
+    assert (Path(where[1]) / "boards" / "mps2" / "link.ld").exists()
     cfg = subprocess.run([str(py), "-m", "bench", "run", "op=depthwise", "--cfg", "job"],
                          cwd=elsewhere, capture_output=True, text=True, timeout=120)
     assert cfg.returncode == 0, cfg.stderr

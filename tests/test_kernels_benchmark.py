@@ -17,7 +17,7 @@ def _module():
     return mod
 
 
-def _results(folder: Path, lib: str, per_mac: dict[str, float]) -> None:
+def _results(folder: Path, lib: str, per_mac: dict[str, float], board: str = "qemu_m7") -> None:
     rows = []
     for case_id, ipm in per_mac.items():
         op = {"std": "standard", "pw": "pointwise", "g4": "grouped", "dw": "depthwise"}[case_id.split("_")[0]]
@@ -25,7 +25,7 @@ def _results(folder: Path, lib: str, per_mac: dict[str, float]) -> None:
         macs = 1000
         rows.append({"op": op, "case_id": case_id, "h": 8, "w": 8, "c_in": 32, "c_out": 32, "k": k,
                      "stride": 1, "groups": 4 if op == "grouped" else 1, "macs": macs, "metric": ipm * macs,
-                     "status": "ok", "kernels": lib, "kernels_version": "1", "board": "qemu_m7",
+                     "status": "ok", "kernels": lib, "kernels_version": "1", "board": board,
                      "cflags": "-O2"})
     (folder / lib).mkdir(parents=True)
     pd.DataFrame(rows).to_csv(folder / lib / "results.csv", index=False)
@@ -43,3 +43,25 @@ def test_table_ratio_and_targets(tmp_path, capsys):
     assert opt.loc["standard 3x3", "shapes met"] == "1/1"
     assert opt.loc["pointwise 1x1, C_in >= 32", "shapes met"] == "0/1"  # 2.0 > 1.7
     assert opt.loc["depthwise 3x3", "worst"] == 5.0
+
+
+def test_across_cores_table(tmp_path, capsys):
+    """Several boards (<out>/<board>/<library>/): a per-board section each, then opt against cmsis_nn per core."""
+    mod = _module()
+    for board, opt_std in (("qemu_m3", 3.0), ("qemu_m55", 0.5)):
+        _results(tmp_path / board, "ref", {"std_a": 9.0, "std_b": 8.0, "dw_d": 30.0}, board)
+        _results(tmp_path / board, "opt", {"std_a": opt_std, "std_b": 1.0, "dw_d": 5.0}, board)
+        _results(tmp_path / board, "cmsis_nn", {"std_a": 2.0, "std_b": 2.0, "dw_d": 4.0}, board)
+    assert mod.main(["--from-runs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "# Instructions per nominal MAC (qemu_m3;" in out and "# Instructions per nominal MAC (qemu_m55;" in out
+    cores = mod.across_cores(mod.load(sorted(p.parent for p in tmp_path.glob("**/results.csv")))).set_index(["board", "op"])
+    assert cores.loc[("qemu_m3", "standard"), "opt/cmsis_nn worst"] == 1.5      # std_a: 3.0 / 2.0
+    assert cores.loc[("qemu_m55", "standard"), "opt/cmsis_nn worst"] == 0.5     # max(0.25, 0.5)
+    assert cores.loc[("qemu_m3", "depthwise"), "opt/cmsis_nn median"] == 1.25
+
+
+def test_from_runs_without_results_is_a_one_line_error(tmp_path, capsys):
+    assert _module().main(["--from-runs", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no results.csv under") and err.count("\n") == 1

@@ -29,8 +29,8 @@ HOST_DIR = Path(__file__).parent / "host"
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 
 
-def _compile(out: Path, sources: list[Path], includes: list[Path]) -> Path:
-    cmd = ["gcc", "-O1", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror", *SANITIZE,
+def _compile(out: Path, sources: list[Path], includes: list[Path], flags: tuple[str, ...] = ()) -> Path:
+    cmd = ["gcc", "-O1", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror", *SANITIZE, *flags,
            *(f"-I{i}" for i in includes), *map(str, sources), "-o", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -49,11 +49,12 @@ def host_libs(tmp_path_factory) -> dict[str, Path]:
                       capture_output=True).returncode != 0:
         pytest.skip("host gcc cannot link the address/undefined sanitizers")
     libs = {}
-    for lib in ("ref", "opt"):
+    # opt_scalar: the opt kernels of cores without the DSP extension (M0+, M3)
+    for lib_name, lib, flags in (("ref", "ref", ()), ("opt", "opt", ()), ("opt_scalar", "opt", ("-DOPT_FORCE_SCALAR=1",))):
         sources = [HOST_DIR / "harness.c", *sorted((fw / "kernels" / lib).glob("*.c"))]
         if lib != "ref":  # as bench/build/images.py links them: the shared reference element-wise kernels
             sources += [fw / "kernels" / "ref" / name for name in SHARED_REF_SOURCES]
-        libs[lib] = _compile(out / f"host_{lib}", sources, [fw / "include", fw / "kernels" / lib])
+        libs[lib_name] = _compile(out / f"host_{lib_name}", sources, [fw / "include", fw / "kernels" / lib], flags)
     return libs
 
 
@@ -156,6 +157,6 @@ def test_opt_matches_ref_with_narrow_activation_range(host_libs):
         data = _case_bytes(spec, q, x, act)
         n = spec.out_h * spec.out_w * spec.c_out
         ref = _run_host(host_libs["ref"], data, n)
-        opt = _run_host(host_libs["opt"], data, n)
-        assert np.array_equal(ref, opt), spec.case_id
+        for lib in ("opt", "opt_scalar"):
+            assert np.array_equal(ref, _run_host(host_libs[lib], data, n)), (lib, spec.case_id)
         assert ref.min() >= act[0] and ref.max() <= act[1]

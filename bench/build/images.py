@@ -194,7 +194,8 @@ def _hash_inputs(settings: BuildSettings, name: str, sources: list[Path], genera
     watched = sorted(set(sources) | set(fw.glob("include/*.h")) | set(fw.glob("runner/*.h"))
                      | set(fw.glob(f"kernels/{settings.kernels}/*.h"))
                      | set(fw.glob(f"boards/{settings.firmware_dir}/*.ld"))
-                     | set(fw.glob("boards/common/*.ld")) | set(fw.glob(f"boards/{settings.firmware_dir}/*.h"))
+                     | set(fw.glob("boards/common/*.ld")) | set(fw.glob("boards/common/*.h"))
+                     | set(fw.glob(f"boards/{settings.firmware_dir}/*.h"))
                      | {f for d in settings.include_dirs for f in Path(d).rglob("*.h")})
     for f in watched:
         h.update(str(f.relative_to(fw) if f.is_relative_to(fw) else f).encode())

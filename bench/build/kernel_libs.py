@@ -32,6 +32,9 @@ CMSIS_NN_FUNCTIONS = (
 # pooling, fully connected and softmax for model layers) and what they call.
 CMSIS_NN_SOURCE_DIRS = ("Source/ConvolutionFunctions", "Source/NNSupportFunctions", "Source/BasicMathFunctions",
                         "Source/PoolingFunctions", "Source/FullyConnectedFunctions", "Source/SoftmaxFunctions")
+# Needed only by some builds, and absent from older versions: the MVE depthwise
+# wrapper (Cortex-M55) turns some depthwise calls into a transpose + conv.
+CMSIS_NN_OPTIONAL_SOURCE_DIRS = ("Source/TransposeFunctions",)
 
 
 class KernelLibraryError(ConfigError):
@@ -57,7 +60,7 @@ def cmsis_nn_build(path, scratch_bytes: int = 65536) -> LibraryBuild:
     root = check_cmsis_nn_tree(path)
     version = cmsis_nn_version(root)
     sources = []
-    for folder in CMSIS_NN_SOURCE_DIRS:
+    for folder in CMSIS_NN_SOURCE_DIRS + tuple(d for d in CMSIS_NN_OPTIONAL_SOURCE_DIRS if (root / d).is_dir()):
         # int8/int16/int4 kernels only: the float (f16/f32) files need an FPU ABI.
         sources += [p for p in sorted((root / folder).glob("*.c"))
                     if not re.search(r"_(f16|f32|flt)\b|_f(16|32)_", p.stem)]

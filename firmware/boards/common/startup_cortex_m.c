@@ -14,6 +14,13 @@ int main(void);
 
 void reset_handler(void)
 {
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    /* An image built for the FPU or MVE (Helium) may use them anywhere, even
+     * in the copy loops below (GCC vectorizes at -O2): grant CP10/CP11 full
+     * access in CPACR first, or the first such instruction faults (NOCP). */
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm__ volatile("dsb\n\tisb" ::: "memory");
+#endif
     /* Copy table rows: {load address, run address, length in bytes}. */
     for (uint32_t *row = __copy_table_start; row < __copy_table_end; row += 3) {
         const uint32_t *src = (const uint32_t *)row[0];

@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "opt_dsp.h"
+#include "opt_fallback.h"
 #include "opt_requant.h"
+
+#if OPT_PATH_DSP
 
 #ifndef OPT_IM2COL_MAX_K
 #define OPT_IM2COL_MAX_K 4608 /* kh*kw*C_in/groups per output pixel, e.g. 3x3x512 */
@@ -541,39 +544,6 @@ conv_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims
     }
 }
 
-/* Direct loops for a filter too large for the im2col buffer: correct, not fast. */
-static void conv_direct(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
-                        const int8_t *in, const dims_t *filter_dims, const int8_t *filter,
-                        const int32_t *bias, const dims_t *out_dims, int8_t *out)
-{
-    const int32_t in_c = in_dims->c, gc = filter_dims->c, opg = out_dims->c / (in_c / gc);
-    const int32_t kh = filter_dims->h, kw = filter_dims->w;
-    for (int32_t oy = 0; oy < out_dims->h; oy++) {
-        for (int32_t ox = 0; ox < out_dims->w; ox++) {
-            for (int32_t oc = 0; oc < out_dims->c; oc++) {
-                const int32_t g = oc / opg;
-                int32_t acc = bias[oc];
-                for (int32_t fy = 0; fy < kh; fy++) {
-                    const int32_t iy = oy * p->stride_h - p->pad_h + fy;
-                    for (int32_t fx = 0; fx < kw; fx++) {
-                        const int32_t ix = ox * p->stride_w - p->pad_w + fx;
-                        if (iy < 0 || iy >= in_dims->h || ix < 0 || ix >= in_dims->w) {
-                            continue;
-                        }
-                        const int8_t *s = in + (iy * in_dims->w + ix) * in_c + g * gc;
-                        const int8_t *w = filter + ((oc * kh + fy) * kw + fx) * gc;
-                        for (int32_t c = 0; c < gc; c++) {
-                            acc += w[c] * (s[c] + p->input_offset);
-                        }
-                    }
-                }
-                out[(oy * out_dims->w + ox) * out_dims->c + oc] = requantize_to_s8(
-                    acc, q->multiplier[oc], q->shift[oc], p->output_offset, p->act_min, p->act_max);
-            }
-        }
-    }
-}
-
 /*
  * Filter repacked for the call (see README.md): each tap's gc weights padded
  * with zeros to tap_c (a multiple of 4), and each pair of output channels in
@@ -665,7 +635,7 @@ void opt_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *
     }
     gm.col_stride = 2 * ((gm.k + 3) & ~3);
     if (gm.groups * ((gm.k + 3) & ~3) > OPT_IM2COL_MAX_K) {
-        conv_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
+        opt_conv_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
         return;
     }
     const opt_rq_mode_t mode = opt_rq_prepare(q, p, bias, out_dims->c, gm.k);
@@ -687,3 +657,5 @@ void opt_conv_s8(const conv_params_t *p, const quant_params_t *q, const dims_t *
     }
 #undef CONV_CORE
 }
+
+#endif

@@ -9,7 +9,10 @@
  * unrolled path.
  */
 #include "opt_dsp.h"
+#include "opt_fallback.h"
 #include "opt_requant.h"
+
+#if OPT_PATH_DSP
 
 #ifndef OPT_DW_MAX_WEIGHTS
 #define OPT_DW_MAX_WEIGHTS 4608 /* kh*kw*C of the widened filter (2 bytes each), e.g. 3x3x512 */
@@ -112,35 +115,6 @@ dw_core(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
     }
 }
 
-/* Depth multiplier > 1 (or a filter too large for the buffer): plain loops, exact requantization table. */
-static void dw_generic(const conv_params_t *p, const quant_params_t *q, const dims_t *in_dims,
-                       const int8_t *in, const dims_t *filter_dims, const int8_t *filter,
-                       const int32_t *bias, const dims_t *out_dims, int8_t *out)
-{
-    const int32_t in_c = in_dims->c, mult = out_dims->c / in_c;
-    const int32_t kh = filter_dims->h, kw = filter_dims->w;
-    for (int32_t oy = 0; oy < out_dims->h; oy++) {
-        const int32_t y0 = oy * p->stride_h - p->pad_h;
-        const int32_t fy0 = y0 < 0 ? -y0 : 0, fy1 = y0 + kh > in_dims->h ? in_dims->h - y0 : kh;
-        for (int32_t ox = 0; ox < out_dims->w; ox++) {
-            const int32_t x0 = ox * p->stride_w - p->pad_w;
-            const int32_t fx0 = x0 < 0 ? -x0 : 0, fx1 = x0 + kw > in_dims->w ? in_dims->w - x0 : kw;
-            for (int32_t oc = 0; oc < out_dims->c; oc++) {
-                const int32_t ic = oc / mult;
-                int32_t acc = bias[oc];
-                for (int32_t fy = fy0; fy < fy1; fy++) {
-                    for (int32_t fx = fx0; fx < fx1; fx++) {
-                        acc += filter[(fy * kw + fx) * out_dims->c + oc] *
-                               (in[((y0 + fy) * in_dims->w + x0 + fx) * in_c + ic] + p->input_offset);
-                    }
-                }
-                out[(oy * out_dims->w + ox) * out_dims->c + oc] = requantize_to_s8(
-                    acc, q->multiplier[oc], q->shift[oc], p->output_offset, p->act_min, p->act_max);
-            }
-        }
-    }
-}
-
 void opt_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q,
                            const dims_t *in_dims, const int8_t *in,
                            const dims_t *filter_dims, const int8_t *filter,
@@ -148,7 +122,7 @@ void opt_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q,
 {
     const int32_t taps = filter_dims->h * filter_dims->w;
     if (out_dims->c != in_dims->c || taps * (in_dims->c & ~3) > OPT_DW_MAX_WEIGHTS) {
-        dw_generic(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
+        opt_dw_direct(p, q, in_dims, in, filter_dims, filter, bias, out_dims, out);
         return;
     }
     widen_filter(filter, taps, in_dims->c);
@@ -164,3 +138,5 @@ void opt_depthwise_conv_s8(const conv_params_t *p, const quant_params_t *q,
         break;
     }
 }
+
+#endif

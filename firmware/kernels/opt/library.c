@@ -1,7 +1,9 @@
 /*
- * The opt library: int8 kernels for Armv7E-M (Cortex-M4/M7) with the DSP
- * extension, bit-exact with ref. One im2col + matrix-multiply kernel serves
- * standard, grouped and pointwise convolution; depthwise has its own.
+ * The opt library: int8 kernels, bit-exact with ref, for every Cortex-M:
+ * DSP-extension kernels (conv_s8.c, depthwise_conv_s8.c) on M4/M7/M33/M55,
+ * scalar ones (scalar_s8.c) on M0+/M3; opt_dsp.h picks. One im2col +
+ * matrix-multiply kernel serves standard, grouped and pointwise convolution;
+ * depthwise has its own.
  */
 #include "kernels.h"
 

@@ -13,6 +13,31 @@
 #include <stdint.h>
 #include <string.h>
 
+/*
+ * Which convolution kernels the library compiles (one set per build, README.md):
+ * OPT_PATH_MVE     Helium (Cortex-M55, integer MVE): mve_s8.c;
+ * OPT_PATH_DSP     the DSP extension (M4, M7, M33), or its C emulation on
+ *                  the host, where tests/host checks the same layouts:
+ *                  conv_s8.c, depthwise_conv_s8.c;
+ * OPT_PATH_SCALAR  Arm cores with neither (M0+, M3), where emulating SMLAD in
+ *                  C costs more than it saves: scalar_s8.c; the host selects
+ *                  it with -DOPT_FORCE_SCALAR=1.
+ */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define OPT_PATH_MVE 1
+#define OPT_PATH_SCALAR 0
+#define OPT_PATH_DSP 0
+#elif (defined(__arm__) && !(defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP)) || \
+    (defined(OPT_FORCE_SCALAR) && OPT_FORCE_SCALAR)
+#define OPT_PATH_MVE 0
+#define OPT_PATH_SCALAR 1
+#define OPT_PATH_DSP 0
+#else
+#define OPT_PATH_MVE 0
+#define OPT_PATH_SCALAR 0
+#define OPT_PATH_DSP 1
+#endif
+
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <arm_acle.h>
 

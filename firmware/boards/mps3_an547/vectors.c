@@ -1,13 +1,12 @@
-/* Vector table for mps2-an500: the system exceptions and timer0 (IRQ 8). */
+/* Vector table for mps3-an547: the system exceptions only (the counter needs no interrupt). */
 #include <stdint.h>
 
 extern uint32_t __stack_top[];
 void reset_handler(void);
 void fault_handler(void);
-void timer0_irq_handler(void);
 
 __attribute__((section(".vectors"), used))
-void (*const vector_table[16 + 32])(void) = {
+void (*const vector_table[16])(void) = {
     [0] = (void (*)(void))__stack_top,
     [1] = reset_handler,
     [2] = fault_handler,  /* NMI */
@@ -15,5 +14,5 @@ void (*const vector_table[16 + 32])(void) = {
     [4] = fault_handler,  /* MemManage */
     [5] = fault_handler,  /* BusFault */
     [6] = fault_handler,  /* UsageFault */
-    [16 + 8] = timer0_irq_handler,
+    [7] = fault_handler,  /* SecureFault */
 };

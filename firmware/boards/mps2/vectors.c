@@ -1,0 +1,19 @@
+/* Vector table for the MPS2 machines (an385/an386/an500): the system exceptions and timer0 (IRQ 8). */
+#include <stdint.h>
+
+extern uint32_t __stack_top[];
+void reset_handler(void);
+void fault_handler(void);
+void timer0_irq_handler(void);
+
+__attribute__((section(".vectors"), used))
+void (*const vector_table[16 + 32])(void) = {
+    [0] = (void (*)(void))__stack_top,
+    [1] = reset_handler,
+    [2] = fault_handler,  /* NMI */
+    [3] = fault_handler,  /* HardFault */
+    [4] = fault_handler,  /* MemManage */
+    [5] = fault_handler,  /* BusFault */
+    [6] = fault_handler,  /* UsageFault */
+    [16 + 8] = timer0_irq_handler,
+};

@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PYTHON=${PYTHON:-python3}
-DEB_PACKAGES=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+DEB_PACKAGES=(gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)  # gcc: the QEMU cycle plugin
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -45,6 +45,14 @@ fi
 if ! "$PYTHON" -c "import importlib.metadata as m, sys; sys.exit(m.version('micromind') != '0.2.1')" 2>/dev/null; then
     echo "setup.sh: installing micromind==0.2.1 (--no-deps)"
     "$PYTHON" -m pip install --quiet --no-deps "micromind==0.2.1"
+fi
+
+# The QEMU cycle plugin (cycles_estimated) is C built with the host gcc; build it
+# now so the first run does not (a run would build it lazily otherwise).
+if command -v "${CC:-gcc}" >/dev/null; then
+    "$PYTHON" -m bench.timing.plugin_build >/dev/null || echo "setup.sh: building the QEMU cycle plugin failed (runs will retry)" >&2
+else
+    echo "setup.sh: no host C compiler (${CC:-gcc}): runs need it for cycles_estimated, or use run.cycles=false" >&2
 fi
 
 case "${1:-}" in

@@ -113,7 +113,7 @@ def _add_latency_and_memory(table: pd.DataFrame) -> None:
         clock.isna(), "no clock known",
         np.where(is_cycles, "measured cycles / clock",
                  np.where(has_estimate,
-                          "estimated cycles (instruction-mix model) / stated clock: model-estimate",
+                          "estimated cycles (core timing model) / stated clock: model-estimate",
                           "instructions x stated CPI / stated clock: model-estimate")))
     table["macs_per_cycle"] = np.where(is_cycles, table["macs"] / table["metric"], np.nan)
     # Model-estimate, kept apart from measured cycles: MACs per cycle from the cycle model.

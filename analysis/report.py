@@ -152,7 +152,7 @@ def _sections(results, table, summary, trend, figures, predictor) -> list[Sectio
     s = Section("Cost, throughput and memory per operator")
     s.p("Medians over the cases. metric_per_mac and MACs per instruction are emulator-count figures when "
         "the unit is instructions, hardware-measured when it is cycles. `macs_per_cycle` is from measured "
-        "cycles only; `macs_per_cycle_estimated` is from the instruction-mix cycle model (model-estimate). "
+        "cycles only; `macs_per_cycle_estimated` is from the core's estimated cycles (model-estimate, see Provenance). "
         "Latency per MAC of an emulated board is a model-estimate: estimated cycles (or instructions x "
         "stated CPI when no estimate exists) over the board energy model's stated clock. "
         "Memory: int8 weights plus int32 bias (flash), and peak activations = input + output tensors of the call.")
@@ -244,12 +244,31 @@ def _provenance(results: pd.DataFrame) -> Section:
     kinds = sorted(set(results["provenance"].dropna()) | set(results["energy_provenance"].dropna())
                    | {"model-estimate"})
     s.items([f"**{k}**: {PROVENANCE_TEXT.get(k, 'see the run configuration')}" for k in kinds])
+    s.items(_timing_basis(results))
     s.p("Which figure is which: the metric (and metric per MAC, MACs per instruction or cycle) has the "
         "metric's provenance; energy and eta_op have the energy's provenance; latency from an instruction "
         "count is a model-estimate (stated clock and CPI); every predictor output is a model-estimate. "
         "A ratio is only taken between two figures of the same provenance, unit, board, kernel library "
         "and flags. Emulators count instructions, not cycles.")
     return s
+
+
+def _timing_basis(results: pd.DataFrame) -> list[str]:
+    """One line per timing model behind cycles_estimated: its basis and validation status."""
+    from bench.errors import BenchError
+    from bench.timing import core_model
+
+    if "cycles_model" not in results:
+        return []
+    lines = []
+    for name in sorted(results["cycles_model"].dropna().astype(str).unique()):
+        core = name.split()[0]
+        try:
+            lines.append(f"**cycles_estimated** ({name}, model-estimate): {core_model.basis_line(core)}")
+        except BenchError:
+            lines.append(f"**cycles_estimated** ({name}, model-estimate): linear instruction-class model "
+                         "from a Unicorn instruction mix (conf/cores/linear)")
+    return lines
 
 
 def _rule() -> Section:

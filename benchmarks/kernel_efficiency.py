@@ -49,7 +49,7 @@ def run_library(lib: str, board: str, args, out: Path) -> Path:
     from bench.orchestrate import pipeline
 
     overrides = [f"board={board}", f"kernels={lib}", f"sweep={args.sweep}", f"op={args.op}",
-                 f"build.opt_level={args.opt_level}", "run.report=false"]
+                 f"build.opt_level={args.opt_level}", "run.report=false", *(args.set or [])]
     if lib == "cmsis_nn" and args.cmsis_nn_path:
         overrides.append(f"kernels.cmsis_nn_path={args.cmsis_nn_path}")
     with initialize_config_dir(config_dir=str(paths.conf_dir()), version_base="1.3"):
@@ -70,20 +70,26 @@ def load(run_dirs: list[Path]) -> pd.DataFrame:
     df = pd.concat(frames, ignore_index=True)
     df = df[df["status"] == "ok"].copy()
     df["instr_per_mac"] = df["metric"] / df["macs"]
+    if "cycles_estimated" in df:   # the QEMU cycle plugin's estimate (model-estimate)
+        df["cycles_per_mac"] = pd.to_numeric(df["cycles_estimated"], errors="coerce") / df["macs"]
     return df
 
 
-def table(df: pd.DataFrame) -> pd.DataFrame:
+def table(df: pd.DataFrame, value: str = "instr_per_mac") -> pd.DataFrame:
     libs = sorted(df["kernels"].unique(), key=lambda s: (s != "ref", s != "opt", s))
     wide = df.pivot_table(index=["op", "case_id", "h", "w", "c_in", "c_out", "k", "stride", "groups", "macs"],
-                          columns="kernels", values="instr_per_mac", aggfunc="first").reset_index()
+                          columns="kernels", values=value, aggfunc="first").reset_index()
     wide.columns.name = None
     for lib in libs:
         if lib != "ref" and "ref" in wide:
             wide[f"{lib}/ref"] = wide[lib] / wide["ref"]
+    ratios = [f"{lib}/ref" for lib in libs if lib != "ref" and "ref" in wide]
+    if "opt" in wide and "cmsis_nn" in wide:
+        wide["opt/cmsis_nn"] = wide["opt"] / wide["cmsis_nn"]
+        ratios.append("opt/cmsis_nn")
     wide["_order"] = wide["op"].map(OP_ORDER)
     wide = wide.sort_values(["_order", "k", "c_in", "h"]).drop(columns="_order")
-    return wide[["op", "case_id", "macs", *libs, *[f"{lib}/ref" for lib in libs if lib != "ref" and "ref" in wide]]]
+    return wide[["op", "case_id", "macs", *libs, *ratios]]
 
 
 def markdown(frame: pd.DataFrame, floatfmt: str = "{:.2f}") -> str:
@@ -136,6 +142,10 @@ def report(df: pd.DataFrame, out: Path) -> None:
         print(markdown(table(part)))
         print("\n## Target classes\n")
         print(markdown(targets(part)))
+        if "cycles_per_mac" in part and part["cycles_per_mac"].notna().all():
+            models = ", ".join(sorted(part["cycles_model"].dropna().unique()))
+            print(f"\n# Estimated cycles per nominal MAC ({board}; {models}; model-estimate)\n")
+            print(markdown(table(part, "cycles_per_mac")))
         print()
     if df["board"].nunique() > 1:
         print("# Across cores: median instructions per nominal MAC\n")
@@ -152,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--opt-level", default="-O2")
     parser.add_argument("--cmsis-nn-path", default=os.environ.get("CMSIS_NN_PATH"))
     parser.add_argument("--out", type=Path, default=None, help="folder for the runs")
+    parser.add_argument("--set", action="append", metavar="OVERRIDE",
+                        help="extra Hydra override for every run, e.g. --set board.core=cortex-m4 (repeatable)")
     parser.add_argument("--from-runs", type=Path, default=None,
                         help="only read <dir>/<library>/results.csv from an earlier invocation")
     args = parser.parse_args(argv)

@@ -10,6 +10,10 @@ time split into generate / build / emulate / analyse, the harness share
     python benchmarks/sweep_speed.py --cold          # empty cache: includes torch, LiteRT, gcc
     python benchmarks/sweep_speed.py sweep=smoke     # any Hydra override
     python benchmarks/sweep_speed.py --single        # one job, op=all (what `python -m bench run` does)
+
+Each measurement is made twice, with the cycle estimate (the default) and with
+run.cycles=false, and the script prints both wall times and their ratio (the
+cost of cycles_estimated; the target is at most 1.5x).
 """
 
 from __future__ import annotations
@@ -57,6 +61,10 @@ def main() -> None:
         else:
             run_sweep(tmp / "warm-up", ns.overrides, env, ns.single)
         wall = run_sweep(tmp / "measured", ns.overrides, env, ns.single)
+        if ns.cold:   # the second run would find the first one's cache: give it its own
+            env["BENCH_CACHE_DIR"] = str(tmp / "cache-off")
+        wall_off = run_sweep(tmp / "no-cycles", [*ns.overrides, "run.cycles=false"], env, ns.single)
+        emulate_off = sum(json.loads(t.read_text())["emulate_wall_s"] for t in (tmp / "no-cycles").rglob("timings.json"))
 
         rows = []
         for timings in sorted((tmp / "measured").rglob("timings.json")):
@@ -79,6 +87,10 @@ def main() -> None:
     print(f"harness (everything else):                                             {harness:.1f} s"
           f" = {100 * harness / wall:.0f} % of the total")
     print(f"cases: {cases}, {cases / wall:.1f} cases/s")
+    print(f"\nwith cycles_estimated (default):   wall {wall:.1f} s, emulation {emulate:.1f} s")
+    print(f"without (run.cycles=false):        wall {wall_off:.1f} s, emulation {emulate_off:.1f} s")
+    print(f"ratio with/without cycles: wall {wall / wall_off:.2f}x, emulation {emulate / emulate_off:.2f}x"
+          " (target: wall <= 1.5x)")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def test_partial_decode_is_an_error():
 # -- end to end: Unicorn's histogram vs QEMU's count ---------------------------------
 
 def _run(tmp_path: Path, *overrides: str) -> Path:
-    cmd = [sys.executable, "-m", "bench", "run", f"hydra.run.dir={tmp_path}", "run.report=false", *overrides]
+    """A run with the Unicorn mix on and the plugin's estimate off: the linear class model's path."""
+    cmd = [sys.executable, "-m", "bench", "run", f"hydra.run.dir={tmp_path}", "run.report=false",
+           "run.instruction_mix=true", "run.cycles=false", *overrides]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return tmp_path

@@ -187,3 +187,14 @@ def test_segment_costs_match_brute_force():
         for j in range(i, 30):
             seg = y[i:j + 1]
             assert fast[i, j] == pytest.approx(np.abs(seg - np.median(seg)).sum(), abs=1e-9)
+
+
+def test_estimated_cycles_are_a_third_figure_compared_exactly():
+    def est(cycles, model="cortex-m7 pipeline model (QEMU plugin)"):
+        return {**row("a", metric=1000), "cycles_estimated": str(cycles), "cycles_model": model}
+    one_more = compare_runs({"a": est(800)}, {"a": est(801)})
+    assert [(v.name, v.verdict) for v in one_more] == [("a", "unchanged"), ("a.cycles", "regression")]
+    assert exit_code(one_more) == 1
+    assert [v.verdict for v in compare_runs({"a": est(800)}, {"a": est(799)})] == ["unchanged", "improvement"]
+    other_model = compare_runs({"a": est(800, "cortex-m4 pipeline model (QEMU plugin)")}, {"a": est(900)})
+    assert [v.name for v in other_model] == ["a"]          # another model's estimate is not compared

@@ -28,10 +28,13 @@ COLUMNS = [
     # core model estimates, or the metric times a stated cycles-per-unit.
     # Ratios are only taken between rows of one basis.
     "energy_basis",
-    # Side by side per case (bench/timing/cycle_model.py): the instruction count, the
-    # cycles the core's model estimates from the case's instruction mix, and
-    # cycles measured on silicon where the metric is cycles.
+    # Side by side per case: the instruction count, the cycles the core's timing
+    # model estimates (bench/timing: the QEMU cycle plugin), and cycles measured
+    # on silicon where the metric is cycles. cycles_parts splits the estimate
+    # (static schedule, branch refills, mispredicts as a count, carried stalls)
+    # for `calibrate --pipeline`.
     "instructions", "cycles_estimated", "cycles_estimated_provenance", "cycles_model", "cycles_measured",
+    "cycles_parts",
     "detail",
     # Repeatability (boards repeat until a relative standard error is reached) and
     # power-monitor energy details (bench/power: hardware-measured energy).

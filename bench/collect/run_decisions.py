@@ -33,6 +33,8 @@ def decide(cfg: Mapping, total_macs: int, target, run_dir: Path) -> dict:
         "provenance": target.provenance,
         "energy_model": dict(cfg["board"].get("energy_model") or {}),
         "power": (cfg.get("power") or {}).get("kind", "none"),
+        # The QEMU cycle plugin's model when the run estimates cycles (energy comes from them).
+        "cycles_model": getattr(getattr(target, "estimator", None), "model_name", None),
     }
     recorded = read(run_dir) if (cfg.get("run") or {}).get("resume") else None
     if recorded is not None:

@@ -92,6 +92,9 @@ RECORDS: dict[str, dict[str, Field]] = {
         "ok": uint(0, 1), "bad": uint(0, I32_MAX), "first_bad": Field("int", True, -1, I32_MAX),
         "pm_energy_j": real(0, required=False), "pm_samples": uint(1, required=False),
         "pm_sample_hz": real(1e-9, required=False), "pm_baseline_w": real(0, required=False),
+        # Added by the QEMU target from its cycle plugin (bench/timing/qemu_cycles.py): per call.
+        "host_cycles": real(0, required=False), "host_instructions": real(0, required=False),
+        "host_cycles_parts": text(required=False),
     },
     # End of the image: how many cases ran and how many failed the golden check.
     "E": {"cases": uint(1, I32_MAX), "failed": uint(0, I32_MAX)},

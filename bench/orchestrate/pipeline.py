@@ -42,6 +42,8 @@ from bench.errors import BenchError
 from bench.cases.generate import GeneratedCase, generate
 from bench.progress import Progress
 from bench.collect.results import ResultsWriter
+from bench.timing.cycle_parts import parse_parts
+from bench.timing.qemu_cycles import Estimator
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | No
     specs = plan_cases(cfg)
     settings = build_settings(cfg)
     target = make_target(board)
+    _attach_cycle_estimator(target, cfg)  # run.cycles: the QEMU plugin's sequence-aware estimate
     power.attach(target, cfg)  # power=lpm01a|ppk2: a monitor for a real board's target
     compiler_version()
     check_fresh(run_dir, cfg["run"].get("resume"))
@@ -139,6 +142,17 @@ def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | No
     (run_dir / "timings.json").write_text(json.dumps(summary.timings, indent=2))
     store.ingest_finished_run(run_dir, cfg)  # results store (store.path); never fails the run
     return summary
+
+
+def _attach_cycle_estimator(target, cfg: Mapping) -> None:
+    """Emulators that can load the cycle plugin estimate cycles unless run.cycles=false."""
+    wanted = cfg["run"].get("cycles", True)
+    if not isinstance(wanted, bool):
+        raise ConfigError(f"run.cycles={wanted!r}: use true or false")
+    if wanted and hasattr(target, "use_cycle_estimator"):
+        target.use_cycle_estimator(Estimator.for_board(cfg["board"], paths.cache_dir()))
+    elif wanted and target.unit == "instructions":
+        log.info("%s cannot load the cycle plugin: no cycles_estimated for its cases", cfg["board"]["name"])
 
 
 def _generate_all(specs: list[CaseSpec], cache: Path, run_dir: Path) -> list[GeneratedCase]:
@@ -225,6 +239,22 @@ def run_image(image: Image, cases: list[GeneratedCase], settings: BuildSettings,
     return run_start, run_end
 
 
+def _plugin_estimate(m: CaseMeasurement, target, instructions: float) -> dict:
+    """cycles_estimated from the QEMU cycle plugin's windows (bench/timing), if it ran."""
+    estimator = getattr(target, "estimator", None)
+    value = m.extra.pop("host_cycles", None)
+    counted = m.extra.pop("host_instructions", None)
+    parts = m.extra.pop("host_cycles_parts", "")
+    if estimator is None or value is None:
+        return {}
+    if counted is not None and abs(float(counted) - instructions) > 2:
+        log.warning("%s: the cycle plugin counted %s instructions per call, QEMU's timer %.0f",
+                    m.case_id, counted, instructions)
+    cycles = estimator.cycles(float(value), parse_parts(parts) if parts else None)
+    return {"cycles_estimated": round(cycles), "cycles_estimated_provenance": cycle_model.PROVENANCE,
+            "cycles_model": estimator.model_name, "cycles_parts": parts}
+
+
 def _union_length(intervals: list[tuple[float, float]]) -> float:
     """Wall time covered by at least one interval (parallel runs counted once)."""
     total, end = 0.0, float("-inf")
@@ -261,6 +291,7 @@ def _row(spec: CaseSpec, m: CaseMeasurement, cfg: Mapping, image: Image | None, 
         per_call = target.counter_to_metric(m.ticks_sum / m.reps - m.overhead_ticks)
         digits = target.metric_decimals
         cycles = cycle_model.row_fields(per_call, target.unit, board, mix)
+        cycles.update(_plugin_estimate(m, target, per_call))  # replaces the mix model's, when made
         estimated = cycles.get("cycles_estimated") if target.unit == "instructions" else None
         row.update(
             metric=round(per_call, digits),

@@ -10,7 +10,9 @@ jitter inside the measured spread never fails a build. Where both runs
 measured energy with a power monitor (energy_provenance hardware-measured),
 energy per call is a second figure (``<case>.energy``) with its own relative
 threshold ``min_rel_energy``; modelled energy is never compared (it follows
-the metric).
+the metric). Where both runs carry a cycle estimate from the same timing
+model (cycles_estimated, model-estimate), it is a further figure
+(``<case>.cycles``) compared exactly: the estimate is deterministic.
 
 A case that failed (build, crash, timeout, wrong output) in the run fails the
 check too. Outputs: a plain-text list on the terminal, a Markdown summary and
@@ -33,6 +35,7 @@ from bench.store.db import Run, Store
 MIN_REL = 0.02        # hardware: smallest relative change that can fail the check
 NOISE_FACTOR = 1.0    # hardware: multiple of the runs' mean half-spread
 EXACT = "emulator-count"
+ESTIMATE = "model-estimate"   # estimated cycles: deterministic, compared exactly too
 HISTORY_MAX = 200     # runs of a case's history used for step detection
 
 FAILING = ("regression", "failed", "incomparable")
@@ -72,7 +75,7 @@ class CaseVerdict:
     def line(self) -> str:
         head = f"{self.verdict.upper():<12} {self.name:<28}"
         if self.delta is not None and self.verdict in ("regression", "improvement", "unchanged"):
-            how = "exact" if self.provenance == EXACT else f"threshold {_fmt(self.threshold)}"
+            how = "exact" if self.provenance in (EXACT, ESTIMATE) else f"threshold {_fmt(self.threshold)}"
             text = (f"{head} {_fmt(self.base)} -> {_fmt(self.cur)} {self.unit} "
                     f"({self.delta:+,.6g}, {_pct(self.rel)}; {how})")
         else:
@@ -166,6 +169,20 @@ def compare_energy(base: Mapping, cur: Mapping, *, min_rel: float = MIN_REL_ENER
     return v
 
 
+def compare_estimated_cycles(base: Mapping, cur: Mapping) -> CaseVerdict | None:
+    """Estimated cycles per call, exactly, when both runs have them from the same model."""
+    if base.get("status") != "ok" or cur.get("status") != "ok":
+        return None
+    cb, cc = _num(base.get("cycles_estimated")), _num(cur.get("cycles_estimated"))
+    if cb is None or cc is None or base.get("cycles_model") != cur.get("cycles_model"):
+        return None
+    v = CaseVerdict(case_id=cur["case_id"], op=cur.get("op", ""), verdict="unchanged", base=cb, cur=cc,
+                    unit="cycles (estimated)", provenance=ESTIMATE, figure="cycles")
+    if cc != cb:
+        v.verdict = "regression" if cc > cb else "improvement"
+    return v
+
+
 def compare_runs(base: Mapping[str, Mapping], cur: Mapping[str, Mapping], *,
                  min_rel_energy: float = MIN_REL_ENERGY, **kw) -> list[CaseVerdict]:
     """Verdicts for every case of the run (and its measured energy, where both runs have
@@ -173,9 +190,10 @@ def compare_runs(base: Mapping[str, Mapping], cur: Mapping[str, Mapping], *,
     out = []
     for cid, row in cur.items():
         out.append(compare_case(base.get(cid), row, **kw))
-        energy = compare_energy(base[cid], row, min_rel=min_rel_energy) if cid in base else None
-        if energy:
-            out.append(energy)
+        if cid in base:
+            extra = (compare_energy(base[cid], row, min_rel=min_rel_energy),
+                     compare_estimated_cycles(base[cid], row))
+            out += [v for v in extra if v]
     out += [compare_case(row, None, **kw) for cid, row in base.items() if cid not in cur]
     return out
 

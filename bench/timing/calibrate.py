@@ -98,10 +98,16 @@ def observations(run_dirs: Sequence[Path]) -> pd.DataFrame:
     frames = []
     for run in run_dirs:
         results, mix = run / "results.csv", run / "instruction_mix.csv"
-        if not results.exists() or not mix.exists():
-            raise BenchError(f"{run}: needs results.csv and instruction_mix.csv (a run with run.instruction_mix on)")
+        if not results.exists():
+            raise BenchError(f"{run}: no results.csv")
         r = pd.read_csv(results)
         r = r[(r["status"] == "ok") & (r["metric_unit"] == "cycles")]
+        if r.empty:
+            raise BenchError(f"{run}: no case with measured cycles (metric_unit=cycles, status ok): "
+                             "calibrate fits a real board's DWT cycles")
+        if not mix.exists():
+            raise BenchError(f"{run}: needs instruction_mix.csv (a board run with run.instruction_mix=true), "
+                             "or fit the pipeline model with --pipeline EMULATED_RUN")
         m = pd.read_csv(mix)
         m = m[m["check"] == "ok"]
         # The median per call when the run reports it (robust to a SysTick landing in one call).

@@ -1,5 +1,11 @@
 """Estimated cycles from an instruction-class histogram: a per-core linear model.
 
+Superseded for emulated runs by the sequence-aware pipeline model of the QEMU
+cycle plugin (bench/timing, conf/cores/<core>.yaml): this linear model is what
+``calibrate`` fits to a real board's DWT cycles from a Unicorn instruction
+mix, and what ``run.instruction_mix=true`` adds when the plugin is off. Its
+tables are ``conf/cores/linear/<core>.yaml``.
+
 cycles = sum(count[class] * cost[class]) + sum(extra[k] * cost[k])
          + instructions * code_wait_cycles_per_instruction
          + sum(data reads from region r * data_wait_cycles[r])
@@ -28,7 +34,7 @@ PROVENANCE = "model-estimate"
 
 
 def cores_dir() -> Path:
-    return paths.conf_dir() / "cores"
+    return paths.conf_dir() / "cores" / "linear"
 
 
 def load_model(path: Path) -> dict:

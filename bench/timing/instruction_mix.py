@@ -97,6 +97,9 @@ def _unicorn():
     return unicorn, arm_const
 
 
+SCS_BASE, SCS_END = 0xE000E000, 0xE000F000   # Armv7-M System Control Space (SCB, NVIC, SysTick)
+
+
 class _Run:
     """State of one Unicorn run of an image."""
 
@@ -119,8 +122,13 @@ class _Run:
         if cpu is None:
             raise BenchError(f"Unicorn has no CPU model for core {core!r}")
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS, cpu=cpu)
-        for lo, hi in _spans(memory):
+        spans = _spans(memory)
+        for lo, hi in spans:
             self.uc.mem_map(lo, hi - lo)
+        # The System Control Space as plain memory: start-up code read-modify-writes CPACR
+        # (0xE000ED88) to enable the FPU/MVE, which Unicorn does not map for M-class cores.
+        if not any(lo < SCS_END and hi > SCS_BASE for lo, hi in spans):
+            self.uc.mem_map(SCS_BASE, SCS_END - SCS_BASE)
         for addr, data in segments:   # load addresses, as a flash programmer would write them
             self.uc.mem_write(addr, data)
         self.table: dict[int, list] = {}

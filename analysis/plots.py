@@ -24,6 +24,27 @@ import matplotlib.ticker as mticker  # noqa: E402
 
 SUBJECT_OPS = [op for op in CONV_OPS if op != "standard"]
 UNIT_PROVENANCE = {"instructions": "emulator-count", "cycles": "hardware-measured"}
+# Series are ordered along the Cortex-M family, not alphabetically (m33 after m7, not after m3).
+CORE_ORDER = ["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m85"]
+MAX_LABELLED_SERIES = 3   # more bars per group than this: values are in the table, not on the bars
+
+
+def _series_order(t: pd.DataFrame) -> list[str]:
+    core = t["core"].astype(str) if "core" in t else pd.Series("", index=t.index)
+    rank = core.map(lambda c: CORE_ORDER.index(c) if c in CORE_ORDER else len(CORE_ORDER))
+    ordered = t.assign(_rank=rank).sort_values(["_rank", "board", "kernels"], kind="stable")
+    return list(dict.fromkeys(ordered["series"]))
+
+
+def _cost_per_mac(t: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+    """Cost per MAC for the right-hand panel: estimated cycles where every row has them (the
+    figure energy and eta_op come from on emulated boards), else the metric as counted."""
+    est = pd.to_numeric(t["cycles_estimated"], errors="coerce") if "cycles_estimated" in t else None
+    if est is not None and est.notna().all() and set(t["metric_unit"]) == {"instructions"}:
+        return t.assign(cost_per_mac=est / t["macs"]), "estimated cycles", "model-estimate, core pipeline model"
+    unit = "/".join(sorted(set(t["metric_unit"])))
+    return (t.assign(cost_per_mac=t["metric_per_mac"]), unit,
+            ", ".join(UNIT_PROVENANCE.get(u, u) for u in sorted(set(t["metric_unit"]))))
 
 
 def _ops(t: pd.DataFrame, ops=SUBJECT_OPS) -> list[str]:
@@ -44,7 +65,8 @@ def overview(table: pd.DataFrame, path: Path) -> Path:
     Right: median metric per MAC per operator and series (standard conv included). Works for
     one series (a single run) as for many (boards, cores, kernel libraries)."""
     t = with_series(table[table["op"].isin(CONV_OPS) & ~table["same_as_standard"]])
-    series = list(dict.fromkeys(t.sort_values(["board", "kernels"])["series"]))
+    series = _series_order(t)
+    labelled = len(series) <= MAX_LABELLED_SERIES
     units = sorted(set(t["metric_unit"]))
     fig, axes = plt.subplots(1, 1 + len(units), dpi=120, squeeze=False,
                              figsize=(5.2 + 4.6 * len(units) + 0.3 * len(series), 4.4))
@@ -64,7 +86,7 @@ def overview(table: pd.DataFrame, path: Path) -> Path:
         left.bar(xs, mean, width * 0.92, color=color, edgecolor="black", linewidth=0.5, label=s)
         left.errorbar(xs, mean, yerr=[np.clip(mean - lo, 0, None), np.clip(hi - mean, 0, None)], fmt="none", ecolor="black", capsize=3,
                       linewidth=0.8)
-        for x, m in zip(xs, mean):
+        for x, m in zip(xs, mean) if labelled else ():
             if np.isfinite(m):  # inside the bar, clear of the whiskers and the neighbours
                 left.annotate(f"{m:.2f}", xy=(x, m / 2), ha="center", va="center", fontsize=7,
                               bbox=dict(facecolor="white", edgecolor="none", pad=1, alpha=0.85))
@@ -76,26 +98,30 @@ def overview(table: pd.DataFrame, path: Path) -> Path:
     left.set_title("η_op per operator (geometric mean; whiskers: min to max)", fontsize=9)
     all_ops = _ops(t, CONV_OPS)
     for ax, unit in zip(axes[0][1:], units):
-        u = t[t["metric_unit"] == unit]
+        u, cost, cost_prov = _cost_per_mac(t[t["metric_unit"] == unit])
         u_series = [s for s in series if s in set(u["series"])]
         w = 0.8 / max(len(u_series), 1)
         for n, s in enumerate(u_series):
             sub = u[u["series"] == s]
-            med = sub.groupby("op")["metric_per_mac"].median()
+            med = sub.groupby("op")["cost_per_mac"].median()
             xs = np.arange(len(all_ops)) + (n - (len(u_series) - 1) / 2) * w
             vals = np.array([med.get(op, np.nan) for op in all_ops])
             color = [op_style(op)[0] for op in all_ops] if len(series) == 1 else colors(series.index(s) % 10)
             ax.bar(xs, vals, w * 0.92, color=color, edgecolor="black", linewidth=0.5, label=s)
-            for x, v in zip(xs, vals):
+            for x, v in zip(xs, vals) if labelled else ():
                 if np.isfinite(v):
                     ax.annotate(f"{v:.3g}", xy=(x, v), xytext=(0, 2), textcoords="offset points",
                                 fontsize=7, ha="center")
         ax.set_xticks(range(len(all_ops)), all_ops)
         ax.set_yscale("log")
-        ax.set_ylabel(f"{unit} per MAC (median; {UNIT_PROVENANCE.get(unit, unit)})")
-        ax.set_title(f"{unit.capitalize()} per MAC (median; lower is cheaper)", fontsize=9)
+        ax.yaxis.set_major_formatter(mticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(mticker.FormatStrFormatter("%g"))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+        ax.set_ylabel(f"{cost} per MAC (median)")
+        ax.set_title(f"{cost.capitalize()} per MAC ({cost_prov}; lower is cheaper)", fontsize=9)
         ax.grid(True, axis="y", which="both", alpha=0.3)
-    fig.suptitle(f"η_op from energy ({prov}); cost per MAC as counted", fontsize=9)
+    fig.suptitle(f"η_op from energy ({prov})" + ("" if labelled else "; values per series in the table"),
+                 fontsize=9)
     if len(series) > 1:
         axes[0][-1].legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                            title="series", title_fontsize=8)

@@ -314,34 +314,4 @@ void board_init(void)
     board_put_banner_end(BOARD_WINDOW_PORT, BOARD_WINDOW_PIN, dwt_ok);
 }
 
-void board_putc(char c)
-{
-    if (uart_ready) { /* a fault before uart_init must not hang on an unclocked UART */
-        stm32_uart_putc(UART_STATUS, UART_DATA, c);
-    }
-}
-
-uint64_t board_counter_read(void)
-{
-    return dwt_counter_read();
-}
-
-const char *board_counter_name(void) { return "dwt_cyccnt"; }
-uint32_t board_counter_hz(void) { return core_hz; }
-uint32_t board_core_hz(void) { return core_hz; }
-
-void board_window_begin(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 1); }
-
-void board_window_end(void) { stm32_gpio_write(GPIO_BASE(BOARD_WINDOW_PORT), BOARD_WINDOW_PIN, 0); }
-
-void board_exit(int code)
-{
-    window_init(); /* a fault inside a window must not leave the pin high */
-    if (code != 0) {
-        board_put_exit_line(code); /* unframed on purpose: the host reads it as a crash */
-    }
-    if (uart_ready) {
-        stm32_uart_drain(UART_STATUS);
-    }
-    board_park();
-}
+#include "stm32_board_tail.h" /* putc, DWT counter, window GPIO, exit */

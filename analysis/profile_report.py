@@ -44,7 +44,7 @@ def _cycles(row: pd.Series, cycles_per_unit: float) -> tuple[float, str]:
     if pd.notna(row.get("cycles_measured")):
         return float(row["cycles_measured"]), "measured (hardware cycle counter)"
     if pd.notna(row.get("cycles_estimated")):
-        return float(row["cycles_estimated"]), f"estimated ({row.get('cycles_model') or 'core model'}, instruction mix)"
+        return float(row["cycles_estimated"]), f"estimated ({row.get('cycles_model') or 'core model'})"
     if pd.notna(row.get("metric")):
         return (float(row["metric"]) * cycles_per_unit,
                 f"estimated ({row['metric_unit']} x {cycles_per_unit:g} cycles/unit, stated)")

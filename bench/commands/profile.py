@@ -54,6 +54,19 @@ def _run_dir(model: Path, cfg: dict) -> Path:
     return Path("runs") / "profile" / f"{stamp}_{model.stem}_{cfg['board']['name']}_{cfg['kernels']['name']}"
 
 
+def _log_to(run_dir: Path) -> None:
+    """As for `run`: warnings and errors in the terminal, everything (banners too) in run.log."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    terminal, file = logging.StreamHandler(), logging.FileHandler(run_dir / "run.log")
+    terminal.setLevel(logging.WARNING)
+    for handler in (terminal, file):
+        handler.setFormatter(fmt)
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    root.handlers[:] = [terminal, file]
+
+
 def main(args: list[str]) -> int:
     if not args or any(a in ("-h", "--help") for a in args):
         print(USAGE)
@@ -62,10 +75,10 @@ def main(args: list[str]) -> int:
     from bench.orchestrate.profile import run_profile
 
     ns, overrides = _parse(args)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = compose(overrides)
     model = Path(ns.model)
     run_dir = Path(ns.out) if ns.out else _run_dir(model, cfg)
+    _log_to(run_dir)
     result = run_profile(cfg, model, run_dir, sample=ns.sample, seed=ns.seed,
                          clock_hz=ns.clock_mhz * 1e6 if ns.clock_mhz else None)
     t0 = time.perf_counter()

@@ -81,7 +81,7 @@ def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | No
     specs = plan_cases(cfg)
     settings = build_settings(cfg)
     target = make_target(board)
-    _attach_cycle_estimator(target, cfg)  # run.cycles: the QEMU plugin's sequence-aware estimate
+    attach_cycle_estimator(target, cfg)  # run.cycles: the QEMU plugin's sequence-aware estimate
     power.attach(target, cfg)  # power=lpm01a|ppk2: a monitor for a real board's target
     compiler_version()
     check_fresh(run_dir, cfg["run"].get("resume"))
@@ -111,7 +111,7 @@ def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | No
         with Progress(total=len(todo), description=f"{board['name']}") as progress, \
                 ThreadPoolExecutor(max_workers=int(cfg["run"]["jobs"])) as pool:
             futures = [
-                pool.submit(_build_and_run, f"img{n}", [by_id[s.case_id] for s in image_specs],
+                pool.submit(build_and_run, f"img{n}", [by_id[s.case_id] for s in image_specs],
                             settings, target, cfg, writer, progress, cache)
                 for n, image_specs in enumerate(images_plan)
             ]
@@ -144,7 +144,7 @@ def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | No
     return summary
 
 
-def _attach_cycle_estimator(target, cfg: Mapping) -> None:
+def attach_cycle_estimator(target, cfg: Mapping) -> None:
     """Emulators that can load the cycle plugin estimate cycles unless run.cycles=false."""
     wanted = cfg["run"].get("cycles", True)
     if not isinstance(wanted, bool):
@@ -169,7 +169,7 @@ def _generate_all(specs: list[CaseSpec], cache: Path, run_dir: Path) -> list[Gen
     return out
 
 
-def _build_and_run(name: str, cases: list[GeneratedCase], settings: BuildSettings, target,
+def build_and_run(name: str, cases: list[GeneratedCase], settings: BuildSettings, target,
                    cfg: Mapping, writer: ResultsWriter, progress: Progress, cache: Path):
     """Build one image, run it, write its checked rows. Never raises for one image's failure."""
     case_ids = [g.spec.case_id for g in cases]

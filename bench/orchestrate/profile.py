@@ -36,7 +36,7 @@ from bench.errors import ConfigError
 from bench.collect import run_decisions
 from bench.collect.run_folder import run_folder_lock
 from bench.orchestrate import config_schema
-from bench.orchestrate.pipeline import _build_and_run
+from bench.orchestrate.pipeline import attach_cycle_estimator, build_and_run
 from bench.profile import activations
 from bench.profile.layers import ModelLayers, extract_layers, what_if_standard
 from bench.profile.memory import live_activation_bytes
@@ -148,6 +148,7 @@ def _profile_locked(cfg: Mapping, model_path: Path, run_dir: Path, sample: str |
     board = cfg["board"]
     settings = build_settings(cfg)   # raises on an unusable kernel library path
     target = make_target(board)
+    attach_cycle_estimator(target, cfg)  # cycles_estimated per layer, as `run` has them
     compiler_version()
     cache = paths.cache_dir()
 
@@ -185,7 +186,7 @@ def _profile_locked(cfg: Mapping, model_path: Path, run_dir: Path, sample: str |
     try:
         with Progress(total=len(cases), description=f"profile {board['name']}") as progress, \
                 ThreadPoolExecutor(max_workers=int(cfg["run"]["jobs"])) as pool:
-            futures = [pool.submit(_build_and_run, f"img{n}", [by_id[s.case_id] for s in image_specs],
+            futures = [pool.submit(build_and_run, f"img{n}", [by_id[s.case_id] for s in image_specs],
                                    settings, target, cfg, writer, progress, cache)
                        for n, image_specs in enumerate(images)]
             for fut in futures:

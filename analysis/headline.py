@@ -17,6 +17,18 @@ AXIS_WORDS = {"channels": ("input channels", "c_in"), "map": ("map size", "h*w")
 SLOT_KEYS = ["h", "w", "c_in", "slot_c_out", "ref_k", "stride", "padding"]
 
 
+# Series are ordered along the Cortex-M family, not alphabetically (m33 after m7, not after m3).
+CORE_ORDER = ["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m85"]
+
+
+def series_order(t: pd.DataFrame) -> list[str]:
+    """The series of a table that has them (with_series), along CORE_ORDER, then by board and library."""
+    core = t["core"].astype(str) if "core" in t else pd.Series("", index=t.index)
+    rank = core.map(lambda c: CORE_ORDER.index(c) if c in CORE_ORDER else len(CORE_ORDER))
+    ordered = t.assign(_rank=rank).sort_values(["_rank", "board", "kernels"], kind="stable")
+    return list(dict.fromkeys(ordered["series"]))
+
+
 def with_series(table: pd.DataFrame) -> pd.DataFrame:
     """Adds ``series``: the board (with its core), plus the kernel library when a report holds
     more than one; the unit every per-board figure and sentence is grouped by."""
@@ -42,8 +54,10 @@ def operator_rows(table: pd.DataFrame) -> pd.DataFrame:
         summary["cycles_estimated_per_mac"] = [per.get((b, k, o), np.nan) for b, k, o
                                                in zip(summary["board"], summary["kernels"], summary["op"])]
     order = {op: n for n, op in enumerate(CONV_OPS)}
-    summary = summary.assign(_o=summary["op"].map(order)).sort_values(["series", "_o"], kind="stable")
-    return summary.drop(columns="_o").reset_index(drop=True)
+    rank = {s: n for n, s in enumerate(series_order(t))}
+    summary = summary.assign(_s=summary["series"].map(rank), _o=summary["op"].map(order))
+    summary = summary.sort_values(["_s", "_o"], kind="stable")
+    return summary.drop(columns=["_s", "_o"]).reset_index(drop=True)
 
 
 def _slot_winners(sub: pd.DataFrame) -> pd.DataFrame:

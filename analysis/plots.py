@@ -16,7 +16,7 @@ import pandas as pd
 from bench.cases.spec import OPS as CONV_OPS
 
 from .eta import sweep_slots
-from .headline import with_series
+from .headline import series_order, with_series
 from .plot_style import finish, geomean, op_style, plt
 
 import matplotlib.patches as mpatches  # noqa: E402  (after plot_style chose the Agg backend)
@@ -24,16 +24,7 @@ import matplotlib.ticker as mticker  # noqa: E402
 
 SUBJECT_OPS = [op for op in CONV_OPS if op != "standard"]
 UNIT_PROVENANCE = {"instructions": "emulator-count", "cycles": "hardware-measured"}
-# Series are ordered along the Cortex-M family, not alphabetically (m33 after m7, not after m3).
-CORE_ORDER = ["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "cortex-m85"]
 MAX_LABELLED_SERIES = 3   # more bars per group than this: values are in the table, not on the bars
-
-
-def _series_order(t: pd.DataFrame) -> list[str]:
-    core = t["core"].astype(str) if "core" in t else pd.Series("", index=t.index)
-    rank = core.map(lambda c: CORE_ORDER.index(c) if c in CORE_ORDER else len(CORE_ORDER))
-    ordered = t.assign(_rank=rank).sort_values(["_rank", "board", "kernels"], kind="stable")
-    return list(dict.fromkeys(ordered["series"]))
 
 
 def _cost_per_mac(t: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
@@ -65,7 +56,7 @@ def overview(table: pd.DataFrame, path: Path) -> Path:
     Right: median metric per MAC per operator and series (standard conv included). Works for
     one series (a single run) as for many (boards, cores, kernel libraries)."""
     t = with_series(table[table["op"].isin(CONV_OPS) & ~table["same_as_standard"]])
-    series = _series_order(t)
+    series = series_order(t)
     labelled = len(series) <= MAX_LABELLED_SERIES
     units = sorted(set(t["metric_unit"]))
     fig, axes = plt.subplots(1, 1 + len(units), dpi=120, squeeze=False,

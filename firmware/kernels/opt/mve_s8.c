@@ -88,12 +88,7 @@ store_2x2(const int32_t *acc, int8_t *out_a, int32_t oc, int32_t out_c, int two,
                                   requant_fast4(v, &opt_rq_table[oc], ch_off, vctp32q(4)));
         return;
     }
-    out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
-    out_a[oc + 1] = opt_requant(acc[2], oc + 1, mode, p, q);
-    if (two) {
-        out_a[out_c + oc] = opt_requant(acc[1], oc, mode, p, q);
-        out_a[out_c + oc + 1] = opt_requant(acc[3], oc + 1, mode, p, q);
-    }
+    opt_store_2x2_each(acc, out_a, oc, out_c, two, mode, p, q);
 }
 
 /*

@@ -112,4 +112,20 @@ opt_requant(int32_t acc, int32_t ch, opt_rq_mode_t mode, const conv_params_t *p,
     return (int8_t)opt_clamp((x >> r->right) + p->output_offset, p->act_min, p->act_max);
 }
 
+/*
+ * A 2x2 tile's accumulators (A, oc), (B, oc), (A, oc + 1), (B, oc + 1) to
+ * out_a + {0, out_c} one output at a time; pixel B only when two.
+ */
+static inline __attribute__((always_inline)) void
+opt_store_2x2_each(const int32_t *acc, int8_t *out_a, int32_t oc, int32_t out_c, int two,
+                   opt_rq_mode_t mode, const conv_params_t *p, const quant_params_t *q)
+{
+    out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
+    out_a[oc + 1] = opt_requant(acc[2], oc + 1, mode, p, q);
+    if (two) {
+        out_a[out_c + oc] = opt_requant(acc[1], oc, mode, p, q);
+        out_a[out_c + oc + 1] = opt_requant(acc[3], oc + 1, mode, p, q);
+    }
+}
+
 #endif

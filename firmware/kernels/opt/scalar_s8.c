@@ -43,12 +43,7 @@ static inline __attribute__((always_inline)) void
 store_2x2(const int32_t *acc, int8_t *out_a, int32_t oc, int32_t out_c, int two, opt_rq_mode_t mode,
           const conv_params_t *p, const quant_params_t *q)
 {
-    out_a[oc] = opt_requant(acc[0], oc, mode, p, q);
-    out_a[oc + 1] = opt_requant(acc[2], oc + 1, mode, p, q);
-    if (two) {
-        out_a[out_c + oc] = opt_requant(acc[1], oc, mode, p, q);
-        out_a[out_c + oc + 1] = opt_requant(acc[3], oc + 1, mode, p, q);
-    }
+    opt_store_2x2_each(acc, out_a, oc, out_c, two, mode, p, q);
 }
 
 /*

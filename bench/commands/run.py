@@ -97,14 +97,17 @@ def _remove_run_dir(run_dir: Path) -> None:
 def _override_error(args: list[str]) -> str | None:
     """A bad override (unknown option or key) as one line, found by composing the config once
     before Hydra runs; Hydra's own report of it spans a dozen lines. Multiruns and Hydra flags
-    are left to Hydra (their sweep syntax is not a plain override), and so are runs that add a
-    config search path (the user's own sweeps or boards), which only Hydra's app resolves."""
-    if any(a.startswith("-") for a in args) or any("," in a for a in args) \
-            or any(a.lstrip("+").startswith("hydra.searchpath") for a in args):
+    are left to Hydra (their sweep syntax is not a plain override). A config search path (the
+    user's own sweeps or boards) is kept: compose resolves it as the app does."""
+    if any(a.startswith("-") for a in args) or any("," in a for a in args):
         return None
     from hydra import compose, initialize_config_dir
 
-    overrides = [a for a in args if "=" in a and not a.lstrip("+~").startswith("hydra.")]
+    def kept(arg: str) -> bool:
+        key = arg.lstrip("+~")
+        return "=" in arg and (not key.startswith("hydra.") or key.startswith("hydra.searchpath"))
+
+    overrides = [a for a in args if kept(a)]
     try:
         with initialize_config_dir(config_dir=str(paths.conf_dir()), version_base="1.3"):
             compose(config_name="config", overrides=overrides)

@@ -550,6 +550,7 @@ BAD_CONFIGS = [
     ("sweep.shapes=abc", "sweep.shapes='abc'"),
     ("run.jobs=0", "run.jobs=0"),
     ("run.timeout_s=abc", "run.timeout_s='abc'"),
+    ("run.cycles=maybe", "run.cycles='maybe'"),
     ("board.reps=0", "board.reps=0"),
     ("board.warmup=-3", "board.warmup=-3"),
 ]

@@ -57,6 +57,7 @@ class RunSchema:
     resume: Any = False                # true, false or a run folder
     instruction_mix: Any = "auto"      # auto, true or false
     instruction_mix_max_macs: float = 2e7
+    cycles: Any = True                 # the QEMU cycle plugin's estimate: true or false
 
 
 @dataclass
@@ -74,7 +75,7 @@ ALLOWED = {
     "op.depth_multiplier": "an integer >= 1",
     "run.jobs": "an integer >= 1", "run.timeout_s": "a number of seconds > 0",
     "run.report": "true, false or always", "run.resume": "true, false or a run folder",
-    "run.instruction_mix": "auto, true or false", "run.instruction_mix_max_macs": "a number >= 0",
+    "run.instruction_mix": "auto, true or false", "run.cycles": "true or false", "run.instruction_mix_max_macs": "a number >= 0",
     "board.reps": f"an integer 1..{MAX_REPS}", "board.warmup": f"an integer 0..{MAX_WARMUP}",
 }
 
@@ -113,6 +114,8 @@ def validate(cfg: Mapping) -> None:
         _bad("run.instruction_mix", run.instruction_mix)
     if run.instruction_mix_max_macs < 0:
         _bad("run.instruction_mix_max_macs", run.instruction_mix_max_macs)
+    if not isinstance(run.cycles, bool):
+        _bad("run.cycles", run.cycles)
     if not 1 <= board.reps <= MAX_REPS:
         _bad("board.reps", board.reps)
     if not 0 <= board.warmup <= MAX_WARMUP:

@@ -38,7 +38,7 @@ from bench.orchestrate import config_schema
 from bench.targets import make_target
 from bench.build.settings import build_settings
 from bench.cases.plan import plan_cases
-from bench.errors import BenchError
+from bench.errors import BenchError, ConfigError
 from bench.cases.generate import GeneratedCase, generate
 from bench.progress import Progress
 from bench.collect.results import ResultsWriter

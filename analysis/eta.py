@@ -207,7 +207,3 @@ def trends(table: pd.DataFrame) -> pd.DataFrame:
         g.insert(3, "axis", {"channels": "c_in", "map": "h*w", "kernel": "ref_k"}[axis])
         out.append(g)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-
-
-def slot_label(row) -> str:
-    return f"{row['h']}x{row['w']}x{row['c_in']}>{row['c_out']} k{row['ref_k']}s{row['stride']}"

@@ -102,18 +102,40 @@ def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | No
     generated = _generate_all(todo, cache, run_dir)
     summary.timings["generate_s"] = time.perf_counter() - t0
 
+    sizes, build_s, emulating = run_images(images_plan, generated, settings, target, cfg, run_dir,
+                                           board["name"], cache)
+    summary.timings["build_s"] = build_s  # summed over images (builds overlap when jobs > 1)
+    summary.timings["emulate_s"] = sum(end - start for start, end in emulating)
+    summary.timings["emulate_wall_s"] = _union_length(emulating)
+    if sizes:
+        pd.DataFrame(sizes).sort_values("image").to_csv(run_dir / "firmware_sizes.csv", index=False)
+
+    summary.ok, summary.failed = outcome(run_dir)
+
+    if report is not None and cfg["run"].get("report", True):
+        t1 = time.perf_counter()
+        report(run_dir)
+        summary.timings["analyse_s"] = time.perf_counter() - t1
+    summary.timings["total_s"] = time.perf_counter() - started
+    (run_dir / "timings.json").write_text(json.dumps(summary.timings, indent=2))
+    store.ingest_finished_run(run_dir, cfg)  # results store (store.path); never fails the run
+    return summary
+
+
+def run_images(images: list[list[CaseSpec]], generated: list[GeneratedCase], settings: BuildSettings, target,
+               cfg: Mapping, run_dir: Path, description: str, cache: Path):
+    """Build and run the images ``jobs`` at a time, rows into run_dir/results.csv as each image
+    ends. Returns each image's sizes, the summed build time and each run's (start, end)."""
     by_id = {g.spec.case_id: g for g in generated}
     writer = ResultsWriter(run_dir / "results.csv")
-    sizes = []
-    build_s = 0.0
-    emulating: list[tuple[float, float]] = []  # (start, end) of each image's emulator/board run
+    sizes, build_s, emulating = [], 0.0, []
     try:
-        with Progress(total=len(todo), description=f"{board['name']}") as progress, \
+        with Progress(total=len(generated), description=description) as progress, \
                 ThreadPoolExecutor(max_workers=int(cfg["run"]["jobs"])) as pool:
             futures = [
                 pool.submit(build_and_run, f"img{n}", [by_id[s.case_id] for s in image_specs],
                             settings, target, cfg, writer, progress, cache)
-                for n, image_specs in enumerate(images_plan)
+                for n, image_specs in enumerate(images)
             ]
             for fut in as_completed(futures):
                 image_sizes, b_s, interval = fut.result()
@@ -124,24 +146,14 @@ def _run_locked(cfg: Mapping, run_dir: Path, report: Callable[[Path], None] | No
                     emulating.append(interval)
     finally:
         writer.close()
-    summary.timings["build_s"] = build_s  # summed over images (builds overlap when jobs > 1)
-    summary.timings["emulate_s"] = sum(end - start for start, end in emulating)
-    summary.timings["emulate_wall_s"] = _union_length(emulating)
-    if sizes:
-        pd.DataFrame(sizes).sort_values("image").to_csv(run_dir / "firmware_sizes.csv", index=False)
+    return sizes, build_s, emulating
 
+
+def outcome(run_dir: Path) -> tuple[int, list[str]]:
+    """Cases ok, and a line per case that is not, from the run's results.csv."""
     results = pd.read_csv(run_dir / "results.csv")
-    summary.ok = int((results["status"] == "ok").sum())
-    summary.failed = [f"{r.case_id}: {r.status} ({r.detail})" for r in results.itertuples() if r.status != "ok"]
-
-    if report is not None and cfg["run"].get("report", True):
-        t1 = time.perf_counter()
-        report(run_dir)
-        summary.timings["analyse_s"] = time.perf_counter() - t1
-    summary.timings["total_s"] = time.perf_counter() - started
-    (run_dir / "timings.json").write_text(json.dumps(summary.timings, indent=2))
-    store.ingest_finished_run(run_dir, cfg)  # results store (store.path); never fails the run
-    return summary
+    failed = [f"{r.case_id}: {r.status} ({r.detail})" for r in results.itertuples() if r.status != "ok"]
+    return int((results["status"] == "ok").sum()), failed
 
 
 def attach_cycle_estimator(target, cfg: Mapping) -> None:

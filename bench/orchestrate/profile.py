@@ -20,7 +20,6 @@ import json
 import logging
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -31,17 +30,15 @@ from bench import paths
 from bench.build.images import compiler_version, plan_images, too_large
 from bench.build.settings import build_settings
 from bench.cases.generate import GeneratedCase, generate
-from bench.collect.results import ResultsWriter
 from bench.errors import ConfigError
 from bench.collect import run_decisions
 from bench.collect.run_folder import run_folder_lock
 from bench.orchestrate import config_schema
-from bench.orchestrate.pipeline import attach_cycle_estimator, build_and_run
+from bench.orchestrate.pipeline import attach_cycle_estimator, outcome, run_images
 from bench.profile import activations
 from bench.profile.layers import ModelLayers, extract_layers, what_if_standard
 from bench.profile.memory import live_activation_bytes
 from bench.profile.model_reader import read_model
-from bench.progress import Progress
 from bench.targets import make_target
 
 log = logging.getLogger(__name__)
@@ -179,24 +176,11 @@ def _profile_locked(cfg: Mapping, model_path: Path, run_dir: Path, sample: str |
     decisions = run_decisions.decide(cfg, sum(g.spec.macs for g in cases), target, run_dir)
     cfg = {**cfg, "run": {**cfg["run"], "instruction_mix": decisions["instruction_mix"]}}
     images = plan_images([g.spec for g in cases], settings, jobs=int(cfg["run"]["jobs"]))
-    by_id = {g.spec.case_id: g for g in cases}
     result = ProfileRun(run_dir, layers, cases=len(cases))
-    writer = ResultsWriter(run_dir / "results.csv")
     t1 = time.perf_counter()
-    try:
-        with Progress(total=len(cases), description=f"profile {board['name']}") as progress, \
-                ThreadPoolExecutor(max_workers=int(cfg["run"]["jobs"])) as pool:
-            futures = [pool.submit(build_and_run, f"img{n}", [by_id[s.case_id] for s in image_specs],
-                                   settings, target, cfg, writer, progress, cache)
-                       for n, image_specs in enumerate(images)]
-            for fut in futures:
-                fut.result()
-    finally:
-        writer.close()
+    run_images(images, cases, settings, target, cfg, run_dir, f"profile {board['name']}", cache)
     timings["build_and_run_s"] = time.perf_counter() - t1
-    results = pd.read_csv(run_dir / "results.csv")
-    result.ok = int((results["status"] == "ok").sum())
-    result.failed = [f"{r.case_id}: {r.status} ({r.detail})" for r in results.itertuples() if r.status != "ok"]
+    result.ok, result.failed = outcome(run_dir)
 
     timings["total_s"] = time.perf_counter() - started
     result.timings = timings

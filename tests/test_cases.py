@@ -95,3 +95,21 @@ def test_sweep_shapes_use_one_vocabulary_and_name_what_is_wrong():
     assert slot_shape({"hw": 8, "cin": 4, "cout": 8, "k": 3}) == (8, 8, 4, 8, 3, 1)
     with pytest.raises(ConfigError, match="unknown key.*C_in.*missing c_in.*a shape takes h, w, c_in"):
         slot_shape({"h": 8, "C_in": 4, "c_out": 8, "k": 3})
+
+
+def test_concurrent_generation_of_one_case_into_an_empty_cache(tmp_path):
+    """A farm's ref and opt jobs generate the same standard convs at once: every writer
+    must end with the same whole cache entry (each writes its own temporary file)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from bench.cases.generate import generate
+
+    spec = case_for_slot("standard", {"h": 6, "c_in": 4, "c_out": 8, "k": 3}, groups=1,
+                         depth_multiplier=1, padding="same", seed=0)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        made = list(pool.map(lambda _: generate(spec, tmp_path), range(4)))
+    for g in made[1:]:
+        assert np.array_equal(g.golden, made[0].golden) and g.model_path.read_bytes() == made[0].model_path.read_bytes()
+    assert not list(tmp_path.rglob("*.tmp"))  # no temporary file left behind

@@ -40,6 +40,7 @@ import numpy as np
 
 from bench.cases import golden
 from bench.cases import quantize
+from bench.cases.cache_files import savez_atomic, write_atomic
 from bench.cases.generated import GeneratedCase
 from bench.cases.spec import ELEMENTWISE_OPS, EXTRA_OPS, POOL_OPS, CaseSpec
 from bench.errors import ConfigError
@@ -207,18 +208,16 @@ def generate(spec: CaseSpec, cache: Path):
     if not tables.exists():
         made = build(spec)
         folder.mkdir(parents=True, exist_ok=True)
-        model_path.write_bytes(made["model"])
-        (folder / "quantization.json").write_text(json.dumps({
+        write_atomic(model_path, made["model"])
+        write_atomic(folder / "quantization.json", json.dumps({
             "inputs": [{"scale": q.scale, "zero_point": q.zero_point} for q in made["input_q"]],
             "output": {"scale": made["output_q"].scale, "zero_point": made["output_q"].zero_point},
             "interpreter": golden.interpreter_name(), "resolver": "BUILTIN_REF",
         }, indent=2))
         second = made["inputs"][1] if len(made["inputs"]) > 1 else np.zeros(0, np.int8)
-        tmp = folder / "tables.tmp.npz"
-        np.savez(tmp, input=made["inputs"][0], input2=second, params=made["params"],
-                 zero_points=np.array([made["input_q"][0].zero_point, made["output_q"].zero_point], np.int32),
-                 golden=made["golden"])
-        tmp.replace(tables)
+        savez_atomic(tables, input=made["inputs"][0], input2=second, params=made["params"],
+                     zero_points=np.array([made["input_q"][0].zero_point, made["output_q"].zero_point], np.int32),
+                     golden=made["golden"])
     with np.load(tables) as data:
         empty32 = np.zeros(0, np.int32)
         return GeneratedCase(

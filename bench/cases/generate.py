@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.cases import golden
 from bench.cases import quantize
+from bench.cases.cache_files import savez_atomic, write_atomic
 from bench.cases.generated import GeneratedCase
 from bench.cases.spec import CaseSpec
 from bench.cases.tflite_model import QuantizedConv, build_model
@@ -94,17 +95,15 @@ def generate(spec: CaseSpec, cache: Path) -> GeneratedCase:
         out = golden.reference_output(model, x)
         multiplier, shift = quantize.channel_multipliers(q.input_scale, q.filter_scales, q.output_scale)
         folder.mkdir(parents=True, exist_ok=True)
-        model_path.write_bytes(model)
-        (folder / "quantization.json").write_text(json.dumps({
+        write_atomic(model_path, model)
+        write_atomic(folder / "quantization.json", json.dumps({
             "input_scale": q.input_scale, "input_zero_point": q.input_zero_point,
             "output_scale": q.output_scale, "output_zero_point": q.output_zero_point,
             "interpreter": golden.interpreter_name(), "resolver": "BUILTIN_REF",
         }, indent=2))
-        tmp = folder / "tables.tmp.npz"
-        np.savez(tmp, input=x[0], filter=q.filter, bias=q.bias, multiplier=multiplier, shift=shift,
-                 zero_points=np.array([q.input_zero_point, q.output_zero_point], np.int32),
-                 golden=out[0])
-        tmp.replace(tables)  # atomic: a half-written cache entry is never read
+        savez_atomic(tables, input=x[0], filter=q.filter, bias=q.bias, multiplier=multiplier, shift=shift,
+                     zero_points=np.array([q.input_zero_point, q.output_zero_point], np.int32),
+                     golden=out[0])
     with np.load(tables) as data:
         return GeneratedCase(
             spec=spec, input=data["input"], filter=data["filter"], bias=data["bias"],
